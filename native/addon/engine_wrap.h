@@ -1,0 +1,38 @@
+// JS class `Engine`: owns one engine thread. Every method only converts arguments to plain C++
+// structs and enqueues them; results come back as events through the JsEventSink.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "engine/engine.h"
+#include "event_sink.h"
+
+namespace mlxn {
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  explicit EngineWrap(const Napi::CallbackInfo& info);
+  ~EngineWrap() override;
+
+  // Stops and joins the engine thread, then releases the event sink. Idempotent.
+  void close();
+
+ private:
+  Napi::Value device_info(const Napi::CallbackInfo& info);
+  Napi::Value quantized_matmul(const Napi::CallbackInfo& info);
+  Napi::Value busy(const Napi::CallbackInfo& info);
+  Napi::Value cancel(const Napi::CallbackInfo& info);
+  Napi::Value ref(const Napi::CallbackInfo& info);
+  Napi::Value unref(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+
+  void post(const Napi::CallbackInfo& info, uint64_t id, Engine::Task task);
+
+  std::shared_ptr<JsEventSink> sink_;
+  std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace mlxn

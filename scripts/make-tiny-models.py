@@ -1,0 +1,382 @@
+#!/usr/bin/env python3
+"""Write tiny random-weight models for tests (llama, qwen2, qwen3 + quantized).
+
+Usage (with the project venv, see scripts/setup-venv.sh):
+
+    .venv/bin/python scripts/make-tiny-models.py OUTDIR [--no-verify]
+
+Writes, deterministically (fixed seeds):
+
+    OUTDIR/tiny-llama      float32, untied lm_head, GQA, Llama 3 rope scaling,
+                           tokenizer prepends a BOS token
+    OUTDIR/tiny-qwen2      float16, tied embeddings, q/k/v biases, vocab 384
+    OUTDIR/tiny-qwen3      float32, untied, q_norm/k_norm, head_dim != hidden/heads
+    OUTDIR/tiny-llama-q4   tiny-llama quantized by mlx-lm (4-bit, group 64) with
+                           per-layer overrides (one 8-bit layer, one left dense)
+    OUTDIR/tiny-qwen2-q4   tiny-qwen2 quantized by mlx-lm (4-bit, group 32): a
+                           quantized tied embedding used as the output projection
+
+Each directory holds config.json, model.safetensors, tokenizer.json and
+tokenizer_config.json (byte-level BPE trained here, ChatML chat template).
+Every directory is then loaded with mlx_lm.load and generates a few tokens.
+"""
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import mlx.core as mx
+import numpy as np
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+CHATML = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+# Training text for the BPE tokenizer (written for this script).
+CORPUS = """\
+The quick brown fox jumps over the lazy dog while the cat sleeps in the sun.
+A small model can still tell a story: once upon a time there was a tiny robot.
+The robot lived in a quiet village near the river and liked to count the stars.
+Every morning it walked to the market, bought three apples and a loaf of bread.
+Numbers matter too: 0 1 2 3 4 5 6 7 8 9 10 42 100 256 1024 2048 65536 3.14159.
+Hello, world! How are you today? I am fine, thank you. What is your name?
+User: please write a short poem about the ocean and the moon.
+Assistant: The ocean hums a silver tune, beneath the watching, patient moon.
+def add(a, b):
+    return a + b
+for (let i = 0; i < 10; i++) { console.log(i * 2); }
+{"name": "tiny", "layers": 2, "hidden": 64, "vocab": 512, "ok": true}
+Machine learning models turn tokens into vectors, mix them with attention,
+and predict the next token one step at a time until the answer is complete.
+Rotary position embeddings rotate pairs of features by an angle that grows
+with the position, so attention can compare where two tokens are.
+Quantization stores weights with fewer bits, grouping values and keeping a
+scale and a bias for every group, which saves memory and bandwidth.
+Ünïcödé text: café, naïve, résumé, Straße, 東京, 北京, こんにちは, 안녕하세요, 🙂🚀.
+The weather is nice; the weather was cold; the weather will be warm tomorrow.
+She sells sea shells by the sea shore, and the shells she sells are surely shells.
+Peter Piper picked a peck of pickled peppers; where is the peck he picked?
+In the beginning the library was empty, then the readers came with their books,
+and the shelves filled with history, science, poetry, mathematics and music.
+Please answer briefly. Yes. No. Maybe. I don't know. Let's think step by step.
+"""
+
+
+# --------------------------------------------------------------------------
+# Tokenizer
+# --------------------------------------------------------------------------
+
+
+def train_tokenizer(vocab_size: int, add_bos: bool) -> Tokenizer:
+    """Byte-level BPE with exactly `vocab_size` entries, special tokens last."""
+    n_regular = vocab_size - len(SPECIAL_TOKENS)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=n_regular,
+        min_frequency=1,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=[],
+    )
+    lines = CORPUS.splitlines(keepends=True)
+    tok.train_from_iterator(lines * 4, trainer=trainer)
+    if tok.get_vocab_size() != n_regular:
+        sys.exit(
+            f"tokenizer: trained {tok.get_vocab_size()} regular tokens, wanted {n_regular}; "
+            "extend CORPUS"
+        )
+    tok.add_special_tokens(SPECIAL_TOKENS)
+    assert tok.get_vocab_size() == vocab_size
+    byte_level = processors.ByteLevel(trim_offsets=False)
+    if add_bos:
+        bos = SPECIAL_TOKENS[0]
+        template = processors.TemplateProcessing(
+            single=f"{bos} $A",
+            pair=f"{bos} $A {bos} $B",
+            special_tokens=[(bos, tok.token_to_id(bos))],
+        )
+        tok.post_processor = processors.Sequence([byte_level, template])
+    else:
+        tok.post_processor = byte_level
+    return tok
+
+
+def write_tokenizer(out: Path, tok: Tokenizer, bos_token, add_bos_token):
+    tok.save(str(out / "tokenizer.json"))
+    added = {
+        str(tok.token_to_id(t)): {
+            "content": t,
+            "lstrip": False,
+            "normalized": False,
+            "rstrip": False,
+            "single_word": False,
+            "special": True,
+        }
+        for t in SPECIAL_TOKENS
+    }
+    template = ("{{ bos_token }}" if add_bos_token else "") + CHATML
+    cfg = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "added_tokens_decoder": added,
+        "bos_token": bos_token,
+        "eos_token": "<|im_end|>",
+        "pad_token": "<|endoftext|>",
+        "unk_token": None,
+        "clean_up_tokenization_spaces": False,
+        "model_max_length": 4096,
+        "chat_template": template,
+    }
+    if add_bos_token is not None:
+        # transformers >= 5 rebuilds the post-processor from this flag when present.
+        cfg["add_bos_token"] = add_bos_token
+    (out / "tokenizer_config.json").write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+
+
+# --------------------------------------------------------------------------
+# Weights
+# --------------------------------------------------------------------------
+
+
+def make_weights(cfg: dict, seed: int) -> dict:
+    """Random weights with Hugging Face names, numpy float32 arrays."""
+    rng = np.random.default_rng(seed)
+    H = cfg["hidden_size"]
+    I = cfg["intermediate_size"]
+    nh = cfg["num_attention_heads"]
+    nkv = cfg["num_key_value_heads"]
+    hd = cfg.get("head_dim") or H // nh
+    V = cfg["vocab_size"]
+    qwen2 = cfg["model_type"] == "qwen2"
+    qwen3 = cfg["model_type"] == "qwen3"
+
+    def normal(shape, std):
+        return rng.normal(0.0, std, size=shape).astype(np.float32)
+
+    def norm(n):
+        return (1.0 + normal((n,), 0.1)).astype(np.float32)
+
+    w = {"model.embed_tokens.weight": normal((V, H), 0.5)}
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        w[p + "self_attn.q_proj.weight"] = normal((nh * hd, H), 0.1)
+        w[p + "self_attn.k_proj.weight"] = normal((nkv * hd, H), 0.1)
+        w[p + "self_attn.v_proj.weight"] = normal((nkv * hd, H), 0.1)
+        w[p + "self_attn.o_proj.weight"] = normal((H, nh * hd), 0.1)
+        if qwen2:
+            w[p + "self_attn.q_proj.bias"] = normal((nh * hd,), 0.1)
+            w[p + "self_attn.k_proj.bias"] = normal((nkv * hd,), 0.5)
+            w[p + "self_attn.v_proj.bias"] = normal((nkv * hd,), 0.1)
+        if qwen3:
+            w[p + "self_attn.q_norm.weight"] = norm(hd)
+            w[p + "self_attn.k_norm.weight"] = norm(hd)
+        w[p + "mlp.gate_proj.weight"] = normal((I, H), 0.1)
+        w[p + "mlp.up_proj.weight"] = normal((I, H), 0.1)
+        w[p + "mlp.down_proj.weight"] = normal((H, I), 0.1)
+        w[p + "input_layernorm.weight"] = norm(H)
+        w[p + "post_attention_layernorm.weight"] = norm(H)
+    w["model.norm.weight"] = norm(H)
+    if not cfg["tie_word_embeddings"]:
+        w["lm_head.weight"] = normal((V, H), 0.5)
+    return w
+
+
+def save_weights(out: Path, weights: dict, dtype: str):
+    mx_dtype = {"float32": mx.float32, "float16": mx.float16}[dtype]
+    arrays = {k: mx.array(v).astype(mx_dtype) for k, v in sorted(weights.items())}
+    mx.save_safetensors(str(out / "model.safetensors"), arrays, metadata={"format": "pt"})
+
+
+# --------------------------------------------------------------------------
+# Model definitions
+# --------------------------------------------------------------------------
+
+MODELS = {
+    "tiny-llama": dict(
+        seed=1,
+        add_bos=True,
+        bos_token="<|endoftext|>",
+        config=dict(
+            architectures=["LlamaForCausalLM"],
+            model_type="llama",
+            hidden_size=64,
+            intermediate_size=192,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            hidden_act="silu",
+            rms_norm_eps=1e-5,
+            rope_theta=500000.0,
+            rope_scaling={
+                "rope_type": "llama3",
+                "factor": 8.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 8192,
+            },
+            vocab_size=512,
+            max_position_embeddings=131072,
+            attention_bias=False,
+            mlp_bias=False,
+            tie_word_embeddings=False,
+            torch_dtype="float32",
+        ),
+    ),
+    "tiny-qwen2": dict(
+        seed=2,
+        add_bos=None,  # no BOS at all, like Qwen2 instruct models
+        bos_token=None,
+        config=dict(
+            architectures=["Qwen2ForCausalLM"],
+            model_type="qwen2",
+            hidden_size=96,
+            intermediate_size=256,
+            num_hidden_layers=2,
+            num_attention_heads=6,
+            num_key_value_heads=2,
+            hidden_act="silu",
+            rms_norm_eps=1e-6,
+            rope_theta=1000000.0,
+            vocab_size=384,
+            max_position_embeddings=32768,
+            tie_word_embeddings=True,
+            use_sliding_window=False,
+            torch_dtype="float16",
+        ),
+    ),
+    "tiny-qwen3": dict(
+        seed=3,
+        add_bos=False,  # BOS token defined but not added
+        bos_token="<|endoftext|>",
+        config=dict(
+            architectures=["Qwen3ForCausalLM"],
+            model_type="qwen3",
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=3,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=32,  # != hidden_size / num_attention_heads (16)
+            hidden_act="silu",
+            rms_norm_eps=1e-6,
+            rope_theta=1000000.0,
+            vocab_size=512,
+            max_position_embeddings=40960,
+            attention_bias=False,
+            tie_word_embeddings=False,
+            torch_dtype="float32",
+        ),
+    ),
+}
+
+# name -> (source, group_size, bits, per-layer overrides)
+# An override is a dict of quantization params, or False to keep the layer dense.
+QUANTIZED = {
+    "tiny-llama-q4": (
+        "tiny-llama",
+        64,
+        4,
+        {
+            "model.layers.0.mlp.down_proj": {"group_size": 32, "bits": 8, "mode": "affine"},
+            "model.layers.1.self_attn.v_proj": False,
+        },
+    ),
+    "tiny-qwen2-q4": ("tiny-qwen2", 32, 4, {}),
+}
+
+TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json"]
+
+
+def write_model(out: Path, spec: dict):
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    cfg = dict(spec["config"])
+    tok = train_tokenizer(cfg["vocab_size"], add_bos=bool(spec["add_bos"]))
+    write_tokenizer(out, tok, spec["bos_token"], spec["add_bos"])
+    eos = tok.token_to_id("<|im_end|>")
+    if spec["bos_token"] is not None:
+        cfg["bos_token_id"] = tok.token_to_id(spec["bos_token"])
+    # A list, as many Hugging Face configs have it: stop on either token.
+    cfg["eos_token_id"] = [eos, tok.token_to_id("<|endoftext|>")] if cfg["model_type"] == "qwen2" else eos
+    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    save_weights(out, make_weights(cfg, spec["seed"]), cfg["torch_dtype"])
+
+
+def write_quantized(out: Path, src: Path, group_size: int, bits: int, overrides: dict):
+    from mlx_lm.utils import load_model, quantize_model, save_config, save_model
+
+    if out.exists():
+        shutil.rmtree(out)
+    model, config = load_model(src)
+
+    def predicate(path, module):
+        return overrides.get(path, True)
+
+    model, qconfig = quantize_model(
+        model, config, group_size=group_size, bits=bits, quant_predicate=predicate
+    )
+    save_model(out, model)
+    save_config(qconfig, config_path=out / "config.json")
+    # save_model also writes an index for sharded checkpoints; one file needs none.
+    (out / "model.safetensors.index.json").unlink(missing_ok=True)
+    for f in TOKENIZER_FILES:
+        shutil.copy(src / f, out / f)
+
+
+def verify(path: Path):
+    from mlx_lm import load
+    from mlx_lm.generate import generate_step
+    from mlx_lm.sample_utils import make_sampler
+
+    model, tokenizer = load(str(path))
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Hello, how are you?"}], add_generation_prompt=True
+    )
+    logits = model(mx.array(prompt)[None])[0, -1].astype(mx.float32)
+    top2 = mx.sort(logits)[-2:].tolist()
+    sampler = make_sampler(temp=0.0)
+    toks = [t for t, _ in generate_step(mx.array(prompt), model, max_tokens=8, sampler=sampler)]
+    assert len(toks) == 8
+    assert logits.shape[0] == model.args.vocab_size
+    std = mx.std(logits).item()
+    if not (0.3 < std < 50) or not np.isfinite(std):
+        sys.exit(f"{path.name}: degenerate logits (std {std})")
+    print(
+        f"  {path.name}: prompt {len(prompt)} tokens, logits std {std:.2f}, "
+        f"top1-top2 {top2[1] - top2[0]:.3f}, greedy {toks} -> {tokenizer.decode(toks)!r}"
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("outdir")
+    ap.add_argument("--no-verify", action="store_true", help="skip loading with mlx_lm")
+    args = ap.parse_args()
+    outdir = Path(args.outdir).resolve()
+    outdir.mkdir(parents=True, exist_ok=True)
+
+    for name, spec in MODELS.items():
+        write_model(outdir / name, spec)
+        print(f"wrote {outdir / name}")
+    for name, (src, gs, bits, overrides) in QUANTIZED.items():
+        write_quantized(outdir / name, outdir / src, gs, bits, overrides)
+        print(f"wrote {outdir / name}")
+
+    if not args.no_verify:
+        print("verifying with mlx_lm.load + greedy generate_step:")
+        for name in list(MODELS) + list(QUANTIZED):
+            verify(outdir / name)
+
+
+if __name__ == "__main__":
+    main()
