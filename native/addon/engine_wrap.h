@@ -24,6 +24,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value device_info(const Napi::CallbackInfo& info);
   Napi::Value quantized_matmul(const Napi::CallbackInfo& info);
   Napi::Value busy(const Napi::CallbackInfo& info);
+  Napi::Value load_model(const Napi::CallbackInfo& info);
+  Napi::Value generate(const Napi::CallbackInfo& info);
+  Napi::Value model_command(const Napi::CallbackInfo& info);
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value ref(const Napi::CallbackInfo& info);
   Napi::Value unref(const Napi::CallbackInfo& info);

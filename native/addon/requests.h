@@ -1,0 +1,15 @@
+// JS objects → plain engine structs, on the JS thread (the engine thread never sees N-API).
+#pragma once
+
+#include <napi.h>
+
+#include "engine/model_config.h"
+#include "engine/scheduler.h"
+
+namespace mlxn {
+
+ModelSpec to_model_spec(const Napi::Object& obj);
+SchedulerOptions to_scheduler_options(const Napi::Object& obj);
+GenerateRequest to_generate_request(const Napi::Object& obj, uint64_t id);
+
+}  // namespace mlxn

@@ -1,0 +1,152 @@
+#include "layers.h"
+
+#include <cmath>
+
+#include "errors.h"
+
+namespace mlxn {
+
+namespace {
+
+mx::array take_or_throw(WeightMap& weights, const std::string& name) {
+  auto it = weights.find(name);
+  if (it == weights.end()) throw EngineError("INVALID_MODEL", "[load] missing weight " + name);
+  mx::array a = it->second;
+  weights.erase(it);
+  return a;
+}
+
+std::optional<mx::array> take_optional(WeightMap& weights, const std::string& name) {
+  auto it = weights.find(name);
+  if (it == weights.end()) return std::nullopt;
+  mx::array a = it->second;
+  weights.erase(it);
+  return a;
+}
+
+}  // namespace
+
+Linear Linear::take(WeightMap& weights, const std::string& prefix, int in_dims, mx::Dtype dtype) {
+  Linear l;
+  l.weight = take_or_throw(weights, prefix + ".weight");
+  l.scales = take_optional(weights, prefix + ".scales");
+  l.biases = take_optional(weights, prefix + ".biases");
+  l.bias = take_optional(weights, prefix + ".bias");
+  l.in_dims = in_dims;
+  if (l.weight.ndim() != 2)
+    throw EngineError("INVALID_MODEL", "[load] " + prefix + " is not a matrix");
+  l.out_dims = l.weight.shape(0);
+  if (l.scales) {
+    int packed = l.weight.shape(1), groups = l.scales->shape(-1);
+    if (l.weight.dtype() != mx::uint32 || in_dims <= 0 || (packed * 32) % in_dims != 0 ||
+        in_dims % groups != 0) {
+      throw EngineError("UNSUPPORTED_QUANTIZATION",
+                        "[load] cannot read the quantization of " + prefix);
+    }
+    l.bits = packed * 32 / in_dims;
+    l.group_size = in_dims / groups;
+    if (l.bits != 2 && l.bits != 3 && l.bits != 4 && l.bits != 5 && l.bits != 6 && l.bits != 8) {
+      throw EngineError("UNSUPPORTED_QUANTIZATION",
+                        "[load] " + prefix + " uses " + std::to_string(l.bits) + "-bit weights");
+    }
+    l.scales = mx::astype(*l.scales, dtype);
+    if (l.biases) l.biases = mx::astype(*l.biases, dtype);
+  } else {
+    if (l.weight.shape(1) != in_dims) {
+      throw EngineError("INVALID_MODEL", "[load] " + prefix + " has input size " +
+                                             std::to_string(l.weight.shape(1)) + ", expected " +
+                                             std::to_string(in_dims));
+    }
+    l.weight = mx::astype(l.weight, dtype);
+  }
+  if (l.bias) l.bias = mx::astype(*l.bias, dtype);
+  return l;
+}
+
+std::optional<Linear> Linear::fuse(const std::vector<const Linear*>& parts) {
+  const Linear& first = *parts.front();
+  for (const Linear* p : parts) {
+    if (p->bits != first.bits || p->group_size != first.group_size || p->in_dims != first.in_dims ||
+        p->biases.has_value() != first.biases.has_value() ||
+        p->bias.has_value() != first.bias.has_value()) {
+      return std::nullopt;
+    }
+  }
+  auto cat = [&](auto get) {
+    std::vector<mx::array> xs;
+    for (const Linear* p : parts) xs.push_back(get(*p));
+    return mx::concatenate(xs, 0);
+  };
+  Linear out = first;
+  out.weight = cat([](const Linear& l) { return l.weight; });
+  if (first.scales) out.scales = cat([](const Linear& l) { return *l.scales; });
+  if (first.biases) out.biases = cat([](const Linear& l) { return *l.biases; });
+  if (first.bias) out.bias = cat([](const Linear& l) { return *l.bias; });
+  out.out_dims = 0;
+  for (const Linear* p : parts) out.out_dims += p->out_dims;
+  return out;
+}
+
+mx::array Linear::operator()(const mx::array& x) const {
+  mx::array y = quantized()
+                    ? mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits)
+                    : mx::matmul(x, mx::transpose(weight));
+  return bias ? mx::add(y, *bias) : y;
+}
+
+size_t Linear::nbytes() const {
+  size_t n = weight.nbytes();
+  if (scales) n += scales->nbytes();
+  if (biases) n += biases->nbytes();
+  if (bias) n += bias->nbytes();
+  return n;
+}
+
+mx::array Embedding::operator()(const mx::array& ids) const {
+  if (!table.quantized()) return mx::take(table.weight, ids, 0);
+  // Dequantize only the rows looked up.
+  auto w = mx::take(table.weight, ids, 0);
+  auto s = mx::take(*table.scales, ids, 0);
+  std::optional<mx::array> b;
+  if (table.biases) b = mx::take(*table.biases, ids, 0);
+  return mx::dequantize(w, s, b, table.group_size, table.bits, "affine", std::nullopt,
+                        table.scales->dtype());
+}
+
+std::optional<mx::array> rope_frequencies(int dims, float base, const std::string& type,
+                                          float factor, float low, float high, int original_max) {
+  if (type != "llama3") return std::nullopt;
+  // Llama 3 scaling: long wavelengths are slowed by `factor`, short ones kept, the band
+  // between interpolated. mx::fast::rope takes periods (angle = position / freq).
+  std::vector<float> freqs(dims / 2);
+  const float low_wavelen = original_max / low, high_wavelen = original_max / high;
+  for (int i = 0; i < dims / 2; ++i) {
+    float f = std::pow(base, (2.0f * i) / dims);
+    float wavelen = 2.0f * float(M_PI) * f;
+    if (wavelen > low_wavelen) {
+      f *= factor;
+    } else if (wavelen > high_wavelen) {
+      float smooth = (original_max / wavelen - low) / (high - low);
+      f = f / ((1.0f - smooth) / factor + smooth);
+    }
+    freqs[i] = f;
+  }
+  return mx::array(freqs.data(), {dims / 2}, mx::float32);
+}
+
+mx::Dtype parse_dtype(const std::string& name) {
+  if (name == "float32") return mx::float32;
+  if (name == "float16") return mx::float16;
+  if (name == "bfloat16") return mx::bfloat16;
+  throw EngineError("INVALID_ARGUMENT", "[load] unknown dtype " + name);
+}
+
+std::string dtype_name(mx::Dtype dtype) {
+  if (dtype == mx::float32) return "float32";
+  if (dtype == mx::float16) return "float16";
+  if (dtype == mx::bfloat16) return "bfloat16";
+  if (dtype == mx::uint32) return "uint32";
+  return "other";
+}
+
+}  // namespace mlxn

@@ -1,0 +1,48 @@
+// Shared building blocks of the decoder: plain or quantized linear layers, embeddings, norms,
+// rotary embeddings and attention.
+#pragma once
+
+#include <mlx/mlx.h>
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace mlxn {
+
+namespace mx = mlx::core;
+using WeightMap = std::unordered_map<std::string, mx::array>;
+
+// y = x @ Wᵀ (+ bias). Quantized weights (packed uint32 + scales + biases) use quantized_matmul.
+struct Linear {
+  mx::array weight = mx::array(0.0f);
+  std::optional<mx::array> scales, biases, bias;
+  int bits = 0, group_size = 0;  // 0 bits: not quantized
+  int in_dims = 0, out_dims = 0;
+
+  // Takes `prefix.weight` (and .scales/.biases/.bias) out of `weights`. Quantization parameters
+  // are read off the shapes, so per-layer overrides need no configuration.
+  static Linear take(WeightMap& weights, const std::string& prefix, int in_dims, mx::Dtype dtype);
+  // Concatenates layers along the output dimension (fused Q/K/V or gate/up), when compatible.
+  static std::optional<Linear> fuse(const std::vector<const Linear*>& parts);
+
+  mx::array operator()(const mx::array& x) const;
+  bool quantized() const { return bits > 0; }
+  size_t nbytes() const;
+};
+
+// Token embedding; `as_linear` reuses it as the output head (tied embeddings).
+struct Embedding {
+  Linear table;
+  mx::array operator()(const mx::array& ids) const;
+  mx::array as_linear(const mx::array& x) const { return table(x); }
+};
+
+// Frequencies for mx::fast::rope, or nullopt to let rope use its base.
+std::optional<mx::array> rope_frequencies(int dims, float base, const std::string& type,
+                                          float factor, float low, float high, int original_max);
+
+mx::Dtype parse_dtype(const std::string& name);
+std::string dtype_name(mx::Dtype dtype);
+
+}  // namespace mlxn

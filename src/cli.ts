@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/** `mlx-native <command>`: each command lives in src/cli/<command>.ts and exports `run(argv)`. */
+const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+  serve: () => import('./cli/serve.js'),
+  generate: () => import('./cli/generate.js'),
+  chat: () => import('./cli/chat.js'),
+  info: () => import('./cli/info.js'),
+  convert: () => import('./cli/convert.js'),
+  bench: () => import('./cli/bench.js'),
+};
+
+const usage = `Usage: mlx-native <command> [options]
+
+Commands:
+  serve     --model PATH      OpenAI-compatible HTTP server
+  generate  --model PATH --prompt TEXT
+  chat      --model PATH      interactive chat
+  info      --model PATH      model metadata
+  convert   MODEL.gguf OUTDIR write an MLX model directory
+  bench                       benchmarks against mlx-lm
+
+Run \`mlx-native <command> --help\` for a command's options.`;
+
+async function main(): Promise<number> {
+  const [name, ...rest] = process.argv.slice(2);
+  if (!name || name === '--help' || name === '-h') {
+    console.log(usage);
+    return name ? 0 : 1;
+  }
+  const load = commands[name];
+  if (!load) {
+    console.error(`mlx-native: unknown command "${name}"\n\n${usage}`);
+    return 1;
+  }
+  const cmd = await load();
+  return cmd.run(rest);
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const e = err as { code?: string; message?: string };
+    console.error(`mlx-native: ${e.code ? `[${e.code}] ` : ''}${e.message ?? String(err)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,200 @@
+/**
+ * One running generation: an async iterable of chunks plus a promise of the final result.
+ * Detokenization and stop strings run here, on the JS thread, as tokens arrive in batches.
+ */
+import { captureCallSite, MlxNativeError } from '../errors.js';
+import type { NativeEvent } from '../native.js';
+import type { EngineThread } from './engine-thread.js';
+import { StopMatcher } from './stop-matcher.js';
+import { StreamDecoder } from './stream-decoder.js';
+import type { Tokenizer } from './tokenizer.js';
+import type { FinishReason, GenerationChunk, GenerationResult, TokenLogprob } from './types.js';
+
+export interface GenerationHooks {
+  onFirstToken?(): void;
+  onEnd?(): void;
+}
+
+export class Generation implements AsyncIterable<GenerationChunk> {
+  /** Number of prompt tokens. */
+  readonly promptTokens: number;
+  /** The final result. Rejects with MlxNativeError if the generation fails. */
+  readonly result: Promise<GenerationResult>;
+
+  #thread: EngineThread;
+  #tokenizer: Tokenizer;
+  #id = 0;
+  #decoder: StreamDecoder;
+  #stops: StopMatcher;
+  #tokens: number[] = [];
+  #text = '';
+  #logprobs: TokenLogprob[] | undefined;
+  #chunks: GenerationChunk[] = [];
+  #wake: (() => void) | undefined;
+  #ended = false;
+  #error: Error | undefined;
+  #stopped = false;
+  #aborted = false;
+  #hooks: GenerationHooks;
+  #sawToken = false;
+  #signal: AbortSignal | undefined;
+  #onAbort = () => this.abort();
+  #resolve!: (r: GenerationResult) => void;
+  #reject!: (e: Error) => void;
+
+  /** @internal Created by Model.generate / Model.chat. */
+  constructor(
+    thread: EngineThread,
+    tokenizer: Tokenizer,
+    request: { prompt: Int32Array; stop?: string | string[]; logprobs: boolean; signal?: AbortSignal },
+    start: (id: number) => void,
+    hooks: GenerationHooks = {},
+  ) {
+    this.promptTokens = request.prompt.length;
+    this.#thread = thread;
+    this.#tokenizer = tokenizer;
+    this.#hooks = hooks;
+    this.#decoder = new StreamDecoder(tokenizer, { skipSpecialTokens: true });
+    this.#stops = new StopMatcher(request.stop);
+    if (request.logprobs) this.#logprobs = [];
+    this.result = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.result.catch(() => {}); // iterating callers see the error; no unhandled rejection
+    const site = captureCallSite();
+    this.#id = thread.open({ onEvent: (ev) => this.#onEvent(ev, site) }, (_native, id) => start(id));
+    this.#signal = request.signal;
+    if (this.#signal) {
+      if (this.#signal.aborted) this.abort();
+      else this.#signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  /** Stops the generation within one decode step; the result's finishReason is 'abort'. */
+  abort(): void {
+    if (this.#ended || this.#aborted) return;
+    this.#aborted = true;
+    this.#thread.cancel(this.#id);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<GenerationChunk> {
+    try {
+      for (;;) {
+        const chunk = this.#chunks.shift();
+        if (chunk) {
+          yield chunk;
+          continue;
+        }
+        if (this.#error) throw this.#error;
+        if (this.#ended) return;
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+      }
+    } finally {
+      // A consumer that stops early (break, throw) ends the generation.
+      if (!this.#ended) this.abort();
+    }
+  }
+
+  #push(chunk: GenerationChunk): void {
+    this.#chunks.push(chunk);
+    this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #onEvent(ev: NativeEvent, site: ReturnType<typeof captureCallSite>): void {
+    if (ev.type === 'tokens') this.#onTokens(ev);
+    else if (ev.type === 'done') this.#onDone(ev);
+    else if (ev.type === 'error') this.#fail(site.graft(ev.code ?? 'INTERNAL', ev.message ?? 'generation failed'));
+  }
+
+  #onTokens(ev: NativeEvent): void {
+    if (this.#stopped || this.#ended) return; // tokens after a stop string are dropped
+    if (!this.#sawToken) {
+      this.#sawToken = true;
+      this.#hooks.onFirstToken?.();
+    }
+    const ids = Array.from(ev.tokens as Int32Array);
+    this.#tokens.push(...ids);
+    let logprobs: TokenLogprob[] | undefined;
+    if (this.#logprobs && ev.logprob) {
+      logprobs = this.#makeLogprobs(ids, ev);
+      this.#logprobs.push(...logprobs);
+    }
+    const match = this.#stops.push(this.#decoder.push(ids));
+    this.#text += match.text;
+    if (match.stopped) {
+      this.#stopped = true;
+      this.#thread.cancel(this.#id);
+    }
+    if (match.text || logprobs || ids.length) this.#push({ text: match.text, tokens: ids, logprobs });
+  }
+
+  #makeLogprobs(ids: number[], ev: NativeEvent): TokenLogprob[] {
+    const lp = ev.logprob as Float32Array;
+    const topIds = (ev.topIds as Int32Array | undefined) ?? new Int32Array();
+    const topLp = (ev.topLogprobs as Float32Array | undefined) ?? new Float32Array();
+    const k = ids.length > 0 ? topIds.length / ids.length : 0;
+    return ids.map((token, i) => ({
+      token,
+      text: this.#tokenizer.decode([token]),
+      logprob: lp[i],
+      topLogprobs: Array.from(topIds.subarray(i * k, (i + 1) * k), (t, j) => ({
+        token: t,
+        text: this.#tokenizer.decode([t]),
+        logprob: topLp[i * k + j],
+      })),
+    }));
+  }
+
+  #onDone(ev: NativeEvent): void {
+    if (!this.#stopped) {
+      const tail = this.#stops.push(this.#decoder.flush());
+      const rest = tail.stopped ? tail.text : tail.text + this.#stops.flush();
+      if (rest) {
+        this.#text += rest;
+        this.#push({ text: rest, tokens: [] });
+      }
+    }
+    const reason: FinishReason = this.#stopped ? 'stop' : this.#aborted ? 'abort' : (ev.finishReason as FinishReason);
+    const completionTokens = this.#tokens.length;
+    this.#finish();
+    this.#resolve({
+      text: this.#text,
+      tokens: this.#tokens,
+      finishReason: reason,
+      usage: {
+        promptTokens: this.promptTokens,
+        completionTokens,
+        totalTokens: this.promptTokens + completionTokens,
+        cachedTokens: Number(ev.cachedTokens ?? 0),
+      },
+      timings: {
+        timeToFirstTokenMs: Number(ev.timeToFirstTokenMs ?? 0),
+        prefillTokensPerSecond: Number(ev.prefillTokensPerSecond ?? 0),
+        decodeTokensPerSecond: Number(ev.decodeTokensPerSecond ?? 0),
+        totalMs: Number(ev.totalMs ?? 0),
+      },
+      logprobs: this.#logprobs,
+    });
+  }
+
+  #fail(err: MlxNativeError): void {
+    if (this.#ended) return;
+    this.#error = err;
+    this.#finish();
+    this.#reject(err);
+  }
+
+  #finish(): void {
+    this.#ended = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#hooks.onEnd?.();
+    this.#wakeUp();
+  }
+}

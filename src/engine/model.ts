@@ -1,0 +1,284 @@
+/**
+ * `loadModel` and `Model`: a loaded model on its own engine thread, with streaming generation,
+ * chat templates and cancellation.
+ */
+import { MlxNativeError } from '../errors.js';
+import type { NativeGenerateRequest } from '../native.js';
+import type { ChatTemplate } from './chat-template.js';
+import { EngineThread } from './engine-thread.js';
+import { Generation } from './generation.js';
+import { resolveModel } from './model-spec.js';
+import type { Tokenizer } from './tokenizer.js';
+import type { ChatMessage, GenerateOptions, ModelInfo } from './types.js';
+
+export interface LoadOptions {
+  /** Loading progress in [0, 1]. */
+  onProgress?: (fraction: number) => void;
+  /** Warnings about the model (e.g. weights MLX dequantizes). Default: console.warn. */
+  onWarning?: (message: string) => void;
+  /** Sequences decoded together (default 16). */
+  maxBatch?: number;
+  /** Prompt tokens per prefill step (default 512). */
+  prefillChunk?: number;
+  /** Bytes of KV cache for running sequences (default 2 GiB). */
+  kvBudgetBytes?: number;
+  /** Bytes of KV cache kept for prefix reuse (default 512 MiB; 0 disables the prefix cache). */
+  prefixCacheBytes?: number;
+  /** Override the context length the model declares. */
+  contextLength?: number;
+  /** Compute dtype (default: float32 on CPU, float16 on GPUs). */
+  dtype?: 'float32' | 'float16' | 'bfloat16';
+}
+
+export interface ModelStats {
+  /** Generations that produced their first token and are still running. */
+  activeSequences: number;
+  /** Generations waiting for or in prefill. */
+  queuedRequests: number;
+}
+
+export interface EngineCounters {
+  activeSequences: number;
+  waitingRequests: number;
+  kvReservedBytes: number;
+  prefixCacheBytes: number;
+  prefixCacheHits: number;
+  prefixCacheTokens: number;
+  activeMemory: number;
+  peakMemory: number;
+  cacheMemory: number;
+}
+
+const DEFAULT_MAX_TOKENS = 256;
+
+function checkNumber(name: string, v: unknown, min: number, max = Infinity): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new MlxNativeError('INVALID_ARGUMENT', `${name} must be a number in [${min}, ${max}]`);
+  }
+}
+
+/**
+ * A loaded model. Generations run concurrently and are batched on the engine thread.
+ * @example
+ * await using model = await loadModel('models/SmolLM2-135M-Instruct.Q4_1.gguf');
+ * for await (const chunk of model.chat([{ role: 'user', content: 'Hi!' }])) process.stdout.write(chunk.text);
+ */
+export class Model {
+  readonly info: ModelInfo;
+  /** The model's name: its file or directory name. */
+  readonly name: string;
+  readonly tokenizer: Tokenizer;
+  readonly chatTemplate: ChatTemplate;
+  #thread: EngineThread;
+  #queued = 0;
+  #active = 0;
+
+  /** @internal use loadModel() */
+  constructor(thread: EngineThread, info: ModelInfo, name: string, tokenizer: Tokenizer, chatTemplate: ChatTemplate) {
+    this.#thread = thread;
+    this.info = info;
+    this.name = name;
+    this.tokenizer = tokenizer;
+    this.chatTemplate = chatTemplate;
+  }
+
+  /** Token ids of `text` (no chat template, no BOS). */
+  tokenize(text: string): number[] {
+    return this.tokenizer.encode(text);
+  }
+
+  /** Text of token ids (special tokens skipped). */
+  detokenize(ids: readonly number[]): string {
+    return this.tokenizer.decode(ids, { skipSpecialTokens: true });
+  }
+
+  /** Prompt token ids for a chat: the template applied, the assistant turn opened. */
+  chatPromptTokens(messages: ChatMessage[]): number[] {
+    if (!Array.isArray(messages) || messages.length === 0) {
+      throw new MlxNativeError('EMPTY_PROMPT', 'messages must be a non-empty array');
+    }
+    return this.tokenizer.encodeChat(this.chatTemplate, messages, { addGenerationPrompt: true }).ids;
+  }
+
+  /**
+   * Generates from a prompt (text, encoded without a chat template, or token ids).
+   * Throws EMPTY_PROMPT, CONTEXT_OVERFLOW, INVALID_ARGUMENT or DISPOSED before any work starts.
+   */
+  generate(prompt: string | readonly number[], options: GenerateOptions = {}): Generation {
+    let ids: number[];
+    if (typeof prompt === 'string') {
+      ids = this.tokenizer.encode(prompt);
+      if (this.tokenizer.bosTokenId !== undefined && this.info.format === 'mlx' && this.#addsBos()) {
+        ids.unshift(this.tokenizer.bosTokenId);
+      }
+    } else if (Array.isArray(prompt)) {
+      ids = [...prompt];
+    } else {
+      throw new MlxNativeError('INVALID_ARGUMENT', 'prompt must be a string or an array of token ids');
+    }
+    return this.#start(ids, options);
+  }
+
+  /** Generates the assistant's reply to `messages` with the model's chat template. */
+  chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
+    return this.#start(this.chatPromptTokens(messages), options);
+  }
+
+  /** Live counts of this model's generations. */
+  stats(): ModelStats {
+    return { activeSequences: this.#active, queuedRequests: this.#queued };
+  }
+
+  /** Engine-side counters: batch, KV and prefix-cache use, MLX memory (bytes). */
+  async counters(): Promise<EngineCounters> {
+    const ev = await this.#thread.request((n, id) => n.modelCommand(id, 'stats'));
+    return ev as unknown as EngineCounters;
+  }
+
+  /** MLX memory in use, its peak, and the allocator cache (bytes). */
+  async memory(): Promise<{ activeMemory: number; peakMemory: number; cacheMemory: number }> {
+    const c = await this.counters();
+    return { activeMemory: c.activeMemory, peakMemory: c.peakMemory, cacheMemory: c.cacheMemory };
+  }
+
+  /** Drops every cached prefix. */
+  async clearPrefixCache(): Promise<void> {
+    await this.#thread.request((n, id) => n.modelCommand(id, 'clearPrefixCache'));
+  }
+
+  get disposed(): boolean {
+    return this.#thread.disposed;
+  }
+
+  /** Aborts running generations, frees the weights and stops the engine thread. */
+  async dispose(): Promise<void> {
+    this.#thread.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  #addsBos(): boolean {
+    // Tokenizers that add BOS (Llama) do it in their post-processor; encode() adds no specials.
+    return this.tokenizer.encode('a', { addSpecialTokens: true })[0] === this.tokenizer.bosTokenId;
+  }
+
+  #start(ids: number[], o: GenerateOptions): Generation {
+    if (this.#thread.disposed) throw new MlxNativeError('DISPOSED', 'the model was disposed');
+    if (ids.length === 0) throw new MlxNativeError('EMPTY_PROMPT', 'the prompt has no tokens');
+    for (const t of ids) {
+      if (!Number.isInteger(t) || t < 0 || t >= this.info.vocabSize) {
+        throw new MlxNativeError('INVALID_ARGUMENT', `token id ${t} is outside the vocabulary (0..${this.info.vocabSize - 1})`);
+      }
+    }
+    if (ids.length + 1 > this.info.contextLength) {
+      throw new MlxNativeError(
+        'CONTEXT_OVERFLOW',
+        `the prompt has ${ids.length} tokens; with at least one generated token it exceeds the context of ${this.info.contextLength}`,
+      );
+    }
+    checkNumber('maxTokens', o.maxTokens, 1);
+    checkNumber('temperature', o.temperature, 0, 100);
+    checkNumber('topP', o.topP, 0, 1);
+    checkNumber('topK', o.topK, 0);
+    checkNumber('minP', o.minP, 0, 1);
+    checkNumber('repetitionPenalty', o.repetitionPenalty, 0.01, 100);
+    checkNumber('presencePenalty', o.presencePenalty, -100, 100);
+    checkNumber('frequencyPenalty', o.frequencyPenalty, -100, 100);
+    checkNumber('topLogprobs', o.topLogprobs, 0, 20);
+    checkNumber('seed', o.seed, 0, Number.MAX_SAFE_INTEGER);
+    const bias = Object.entries(o.logitBias ?? {});
+    const request: NativeGenerateRequest = {
+      prompt: Int32Array.from(ids),
+      maxTokens: Math.floor(o.maxTokens ?? DEFAULT_MAX_TOKENS),
+      temperature: o.temperature ?? 0,
+      topP: o.topP ?? 1,
+      topK: Math.floor(o.topK ?? 0),
+      minP: o.minP ?? 0,
+      repetitionPenalty: o.repetitionPenalty ?? 1,
+      repetitionContextSize: Math.floor(o.repetitionContextSize ?? 20),
+      presencePenalty: o.presencePenalty ?? 0,
+      frequencyPenalty: o.frequencyPenalty ?? 0,
+      logitBiasIds: Int32Array.from(bias.map(([k]) => Number(k))),
+      logitBiasValues: Float32Array.from(bias.map(([, v]) => Number(v))),
+      seed: o.seed ?? -1,
+      logprobs: o.logprobs || o.topLogprobs ? Math.floor(o.topLogprobs ?? 0) : -1,
+      eosTokenIds: Int32Array.from(o.ignoreEos ? [] : this.tokenizer.eosTokenIds),
+    };
+    this.#queued++;
+    let phase: 'queued' | 'active' | 'ended' = 'queued';
+    return new Generation(
+      this.#thread,
+      this.tokenizer,
+      { prompt: request.prompt, stop: o.stop, logprobs: request.logprobs >= 0, signal: o.signal },
+      (id) => this.#thread.native.generate(id, request),
+      {
+        onFirstToken: () => {
+          if (phase !== 'queued') return;
+          phase = 'active';
+          this.#queued--;
+          this.#active++;
+        },
+        onEnd: () => {
+          if (phase === 'queued') this.#queued--;
+          else if (phase === 'active') this.#active--;
+          phase = 'ended';
+        },
+      },
+    );
+  }
+}
+
+/**
+ * Loads a model: a GGUF file or an MLX / Hugging Face directory.
+ * @example
+ * const model = await loadModel('models/SmolLM2-135M-Instruct.Q4_1.gguf', { onProgress: (p) => console.log(p) });
+ */
+export async function loadModel(path: string, options: LoadOptions = {}): Promise<Model> {
+  let resolved;
+  try {
+    resolved = await resolveModel(path);
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (err instanceof MlxNativeError || !e.code) throw err;
+    throw new MlxNativeError(e.code as never, e.message ?? String(err), { cause: err });
+  }
+  for (const w of resolved.warnings) (options.onWarning ?? ((m: string) => console.warn(`[mlx-native] ${m}`)))(w);
+  const config = { ...resolved.config };
+  if (options.contextLength) config.contextLength = options.contextLength;
+  const thread = new EngineThread();
+  try {
+    const ev = await thread.request(
+      (n, id) =>
+        n.loadModel(id, {
+          format: resolved.format,
+          files: resolved.files,
+          config,
+          dtype: options.dtype,
+          maxBatch: options.maxBatch,
+          prefillChunk: options.prefillChunk,
+          kvBudgetBytes: options.kvBudgetBytes,
+          prefixCacheBytes: options.prefixCacheBytes,
+        }),
+      options.onProgress,
+    );
+    const info: ModelInfo = {
+      path: resolved.path,
+      format: resolved.format,
+      architecture: config.architecture,
+      parameterCount: Number(ev.parameterCount),
+      quantization: resolved.quantizationLabel ?? String(ev.quantization),
+      contextLength: config.contextLength,
+      vocabSize: config.vocabSize,
+      weightBytes: Number(ev.weightBytes),
+      numLayers: config.numLayers,
+      hiddenSize: config.hiddenSize,
+    };
+    return new Model(thread, info, resolved.name, resolved.tokenizer, resolved.chatTemplate);
+  } catch (err) {
+    thread.dispose();
+    throw err;
+  }
+}
