@@ -38,6 +38,10 @@ export interface NativeEngine {
   deviceInfo(id: number): void;
   quantizedMatmul(id: number, options: NativeQuantizedMatmul): void;
   busy(id: number, n: number, iterations: number): void;
+  convertGguf(
+    id: number,
+    options: { file: string; outFile: string; dtype: string; numHeads: number; numKvHeads: number; unpermuteQk: boolean },
+  ): void;
   loadModel(id: number, spec: NativeModelSpec): void;
   generate(id: number, request: NativeGenerateRequest): void;
   modelCommand(id: number, command: string, args?: Record<string, unknown>): void;

@@ -2,6 +2,7 @@
 
 #include "addon_state.h"
 #include "engine/compute.h"
+#include "engine/convert.h"
 #include "engine/device.h"
 #include "errors.h"
 
@@ -33,6 +34,7 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::device_info>("deviceInfo"),
                          InstanceMethod<&EngineWrap::quantized_matmul>("quantizedMatmul"),
                          InstanceMethod<&EngineWrap::busy>("busy"),
+                         InstanceMethod<&EngineWrap::convert_gguf>("convertGguf"),
                          InstanceMethod<&EngineWrap::load_model>("loadModel"),
                          InstanceMethod<&EngineWrap::generate>("generate"),
                          InstanceMethod<&EngineWrap::model_command>("modelCommand"),
@@ -116,6 +118,30 @@ Napi::Value EngineWrap::busy(const Napi::CallbackInfo& info) {
     Event e = result_event(id);
     busy_matmul(
         n, iterations, [&engine] { return engine.stopping(); }, e);
+    engine.sink().push(std::move(e));
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineWrap::convert_gguf(const Napi::CallbackInfo& info) {
+  uint64_t id = arg_id(info, 0);
+  if (!info[1].IsObject()) throw_js(info.Env(), "INVALID_ARGUMENT", "convertGguf(id, options)");
+  auto o = info[1].As<Napi::Object>();
+  ConvertRequest req;
+  auto str = [&](const char* key) {
+    auto v = o.Get(key);
+    if (!v.IsString()) throw_js(info.Env(), "INVALID_ARGUMENT", std::string(key) + " must be a string");
+    return v.As<Napi::String>().Utf8Value();
+  };
+  req.gguf_file = str("file");
+  req.out_file = str("outFile");
+  req.dtype = str("dtype");
+  req.num_heads = arg_int(o, "numHeads", 0);
+  req.num_kv_heads = arg_int(o, "numKvHeads", 0);
+  req.unpermute_qk = o.Get("unpermuteQk").ToBoolean().Value();
+  post(info, id, [id, req = std::move(req)](Engine& engine) {
+    Event e = result_event(id);
+    mlxn::convert_gguf(req, e);
     engine.sink().push(std::move(e));
   });
   return info.Env().Undefined();

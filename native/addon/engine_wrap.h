@@ -24,6 +24,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value device_info(const Napi::CallbackInfo& info);
   Napi::Value quantized_matmul(const Napi::CallbackInfo& info);
   Napi::Value busy(const Napi::CallbackInfo& info);
+  Napi::Value convert_gguf(const Napi::CallbackInfo& info);
   Napi::Value load_model(const Napi::CallbackInfo& info);
   Napi::Value generate(const Napi::CallbackInfo& info);
   Napi::Value model_command(const Napi::CallbackInfo& info);

@@ -92,7 +92,7 @@ SchedulerOptions to_scheduler_options(const Napi::Object& obj) {
   o.prefill_chunk = int(num(obj, "prefillChunk", o.prefill_chunk));
   o.kv_budget = size_t(num(obj, "kvBudgetBytes", double(o.kv_budget)));
   o.prefix_budget = size_t(num(obj, "prefixCacheBytes", double(o.prefix_budget)));
-  if (o.max_batch < 1 || o.prefill_chunk < 1)
+  if (o.max_batch < 1 || o.prefill_chunk < 0)
     throw_js(obj.Env(), "INVALID_ARGUMENT", "maxBatch and prefillChunk must be positive");
   return o;
 }

@@ -66,5 +66,7 @@ void configure_family(ModelConfig& config);
 
 // Reads the weight files of `spec` into one map with Hugging Face names.
 WeightMap load_weight_files(const ModelSpec& spec);
+// Hugging Face name of a GGUF tensor, or "" for tensors the decoder does not use.
+std::string hf_name(const std::string& gguf);
 
 }  // namespace mlxn

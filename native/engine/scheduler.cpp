@@ -24,7 +24,13 @@ Scheduler::Scheduler(Engine& engine, std::unique_ptr<Model> model, SchedulerOpti
     : engine_(engine),
       model_(std::move(model)),
       options_(options),
-      prefix_cache_(options.prefix_budget) {}
+      prefix_cache_(options.prefix_budget) {
+  // CPU prefill costs about as much per token as decode, so a big chunk would stall running
+  // streams for seconds; GPUs prefill hundreds of tokens in the time of one decode step.
+  if (options_.prefill_chunk <= 0) {
+    options_.prefill_chunk = mx::default_device() == mx::Device::cpu ? 32 : 512;
+  }
+}
 
 Scheduler::~Scheduler() = default;
 

@@ -26,7 +26,7 @@ struct GenerateRequest {
 
 struct SchedulerOptions {
   int max_batch = 16;                        // sequences decoded together
-  int prefill_chunk = 512;                   // prompt tokens per prefill step
+  int prefill_chunk = 0;                     // prompt tokens per prefill step (0: auto)
   size_t kv_budget = size_t(2) << 30;        // bytes of KV cache for running sequences
   size_t prefix_budget = size_t(512) << 20;  // bytes of KV kept for prefix reuse
 };

@@ -8,6 +8,8 @@ namespace mlxn {
 
 namespace {
 
+}  // namespace
+
 // GGUF tensor names → Hugging Face names. llama.cpp's converter permutes Q/K rows for the
 // interleaved rope layout; the model then runs rope in that (traditional) layout instead of
 // undoing the permutation, which gives the same attention scores.
@@ -36,8 +38,6 @@ std::string hf_name(const std::string& gguf) {
   }
   return "";
 }
-
-}  // namespace
 
 WeightMap load_weight_files(const ModelSpec& spec) {
   WeightMap out;

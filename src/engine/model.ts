@@ -18,7 +18,7 @@ export interface LoadOptions {
   onWarning?: (message: string) => void;
   /** Sequences decoded together (default 16). */
   maxBatch?: number;
-  /** Prompt tokens per prefill step (default 512). */
+  /** Prompt tokens per prefill step (default: 32 on CPU, 512 on GPUs). */
   prefillChunk?: number;
   /** Bytes of KV cache for running sequences (default 2 GiB). */
   kvBudgetBytes?: number;

@@ -1,0 +1,17 @@
+/** `mlx-native convert MODEL.gguf OUTDIR [--dtype float16|float32|bfloat16]` */
+import { convertGguf } from '../engine/convert.js';
+import { parse } from './common.js';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { dtype: { type: 'string' }, help: { type: 'boolean' } }, true);
+  if (values.help || positionals.length !== 2) {
+    console.log('Usage: mlx-native convert MODEL.gguf OUTDIR [--dtype float16|float32|bfloat16]');
+    return values.help ? 0 : 1;
+  }
+  const dtype = (values.dtype ?? 'float16') as 'float16' | 'float32' | 'bfloat16';
+  if (!['float16', 'float32', 'bfloat16'].includes(dtype)) throw new Error('--dtype must be float16, float32 or bfloat16');
+  const started = Date.now();
+  await convertGguf(positionals[0], positionals[1], { dtype });
+  console.error(`wrote ${positionals[1]} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return 0;
+}
