@@ -3,7 +3,7 @@
 // from source against MLX's release wheel (scripts/setup-mlx.mjs).
 //   --force   rebuild from source even when a prebuilt binary exists
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ function fail(msg) {
 }
 
 function prebuiltLoads() {
-  const file = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'mlx_native.node');
+  const file = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'mlx-native.node');
   if (!existsSync(file)) return false;
   const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(file)})`], { encoding: 'utf8' });
   if (r.status === 0) {
@@ -44,8 +44,21 @@ requireTool(
 
 const { mlxDir } = setupMlx();
 const cmakeJs = join(dirname(createRequire(import.meta.url).resolve('cmake-js/package.json')), 'bin', 'cmake-js');
-const args = [cmakeJs, 'compile', '--directory', root, `--CDMLX_DIR=${join(mlxDir, 'share', 'cmake', 'MLX')}`];
+// A prebuilt binary looks for libmlx only beside itself; a source build also where MLX is.
+// Switching between the two needs a fresh configure.
+const mode = process.env.MLX_NATIVE_PREBUILD === '1' ? 'prebuild' : 'source';
+const modeFile = join(root, 'build', '.rpath-mode');
+const sameMode = existsSync(modeFile) && readFileSync(modeFile, 'utf8') === mode;
+const args = [
+  cmakeJs,
+  sameMode ? 'compile' : 'rebuild',
+  '--directory',
+  root,
+  `--CDMLX_DIR=${join(mlxDir, 'share', 'cmake', 'MLX')}`,
+  `--CDMLX_NATIVE_PREBUILD=${mode === 'prebuild' ? 'ON' : 'OFF'}`,
+];
 if (process.env.MLX_NATIVE_DEBUG === '1') args.push('--debug');
 console.log('[mlx-native] building the addon with cmake-js');
 const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
+if (r.status === 0) writeFileSync(modeFile, mode);
 if (r.status !== 0) fail('the addon build failed (see the compiler output above). CONTRIBUTING.md, "Building", lists fixes.');

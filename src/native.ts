@@ -83,7 +83,7 @@ export function addonCandidates(): string[] {
     process.env.MLX_NATIVE_BINARY ?? '',
     join(packageRoot, 'build', 'Release', 'mlx_native.node'),
     join(packageRoot, 'build', 'Debug', 'mlx_native.node'),
-    join(packageRoot, 'prebuilds', platform, 'mlx_native.node'),
+    join(packageRoot, 'prebuilds', platform, 'mlx-native.node'),
   ].filter((p) => p !== '');
 }
 

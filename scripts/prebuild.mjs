@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// `npm run prebuild`: builds the addon with prebuildify into prebuilds/<platform>-<arch>/, next
+// to the MLX libraries it needs (libmlx, the wheel's bundled BLAS/LAPACK, mlx.metallib on macOS),
+// so an installed package loads with no compiler and no MLX on the machine.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setupMlx } from './setup-mlx.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const prebuildify = require('prebuildify');
+
+const { mlxDir } = setupMlx({ quiet: true });
+const stage = mkdtempSync(join(tmpdir(), 'mlx-native-prebuild-')); // `cmake-js rebuild` empties build/
+// Flat layout: the addon's RPATH is $ORIGIN, and as a DT_RPATH it also serves libmlx's own needs.
+const libDir = join(mlxDir, 'lib');
+for (const f of readdirSync(libDir)) {
+  if (/\.(so|dylib|metallib)$/.test(f) || f.endsWith('.metallib')) cpSync(join(libDir, f), join(stage, f));
+}
+const bundled = readdirSync(dirname(mlxDir)).filter((d) => d.endsWith('.libs'));
+for (const d of bundled) for (const f of readdirSync(join(dirname(mlxDir), d))) cpSync(join(dirname(mlxDir), d, f), join(stage, f));
+
+rmSync(join(root, 'prebuilds', `${process.platform}-${process.arch}`), { recursive: true, force: true });
+prebuildify(
+  {
+    cwd: root,
+    napi: true,
+    targets: [process.versions.node],
+    artifacts: stage,
+    // prebuildify drives node-gyp; our build is cmake-js, so it runs this wrapper instead.
+    nodeGyp: join(root, 'scripts', 'prebuild-build.mjs'),
+    shell: false,
+  },
+  (err) => {
+    if (err) {
+      console.error(`[mlx-native] prebuild failed: ${err.message}`);
+      process.exit(1);
+    }
+    // Rebuild build/Release for development (the prebuilt one looks for libmlx only beside itself).
+    spawnSync(process.execPath, [join(root, 'scripts', 'install.mjs'), '--force'], { stdio: 'inherit', cwd: root });
+    const out = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+    console.log(`[mlx-native] prebuilt: ${out}\n  ${existsSync(out) ? readdirSync(out).join('\n  ') : '(missing)'}`);
+  },
+);
