@@ -1,0 +1,130 @@
+/**
+ * Builds the OpenAI-compatible fastify app without listening, so tests can use `app.inject`
+ * or a real socket and the CLI decides where to bind.
+ */
+import { createServer } from 'node:http';
+import cors from '@fastify/cors';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { registerAuth } from './auth.js';
+import { ApiError, clientErrorResponse, toApiError } from './errors.js';
+import { registerJsonBody } from './json-body.js';
+import { Metrics } from './metrics.js';
+import { registerRequestLog } from './request-log.js';
+import { chatRoutes } from './routes/chat.js';
+import { completionRoutes } from './routes/completions.js';
+import type { RouteContext, RouteOptions } from './routes/context.js';
+import { modelRoutes } from './routes/models.js';
+import { opsRoutes } from './routes/ops.js';
+import { ServerState, type ServedModel } from './state.js';
+
+/** Server options; {@link ServeConfig} from config.ts has all of them. */
+export interface AppOptions extends RouteOptions {
+  apiKey?: string;
+  /** CORS origins; empty turns CORS off. */
+  cors: string[];
+  maxQueue: number;
+  bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+}
+
+/** Input of {@link buildApp}: a loaded model, or a promise of one (/health says 503 until it settles). */
+export interface BuildAppInput {
+  model?: ServedModel;
+  modelPromise?: Promise<ServedModel>;
+  options: AppOptions;
+  /** fastify's logger option: false (default), or pino options. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Lifecycle and admission state, for the CLI's shutdown sequence. */
+    serverState: ServerState;
+    metrics: Metrics;
+  }
+}
+
+/**
+ * Builds the app: routes under `/v1` and without it, auth, CORS, body parsing, metrics and
+ * request logs. The model may still be loading; API routes answer 503 until it is there.
+ *
+ * @example
+ * const app = await buildApp({ modelPromise: loadModel(path), options: { ...config } });
+ * await app.listen({ host: '127.0.0.1', port: 8080 });
+ */
+export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
+  const { options } = input;
+  const app = Fastify({
+    logger: input.logger ?? false,
+    // request-log.ts writes one line per request instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimitBytes,
+    routerOptions: { ignoreTrailingSlash: true },
+    clientErrorHandler: (err, socket) => {
+      // A reset connection has no one to answer.
+      if ((err as { code?: string }).code === 'ECONNRESET' || !socket.writable) socket.destroy();
+      else socket.end(clientErrorResponse(err as { code?: string }));
+    },
+    // Own server so slow clients are cut off: requestTimeout bounds receiving a whole request,
+    // checked every second instead of Node's default 30 s.
+    serverFactory: (handler) =>
+      createServer(
+        {
+          requestTimeout: options.requestTimeoutMs,
+          headersTimeout: options.headersTimeoutMs,
+          connectionsCheckingInterval: 1000,
+          keepAliveTimeout: 5000,
+        },
+        handler,
+      ),
+  });
+
+  const state = new ServerState({ maxQueue: options.maxQueue });
+  const metrics = new Metrics(() => state.model);
+  app.decorate('serverState', state);
+  app.decorate('metrics', metrics);
+  if (input.model) state.setModel(input.model);
+  input.modelPromise?.then(
+    (model) => state.setModel(model),
+    (err: unknown) => state.setFailed(err instanceof Error ? err.message : String(err)),
+  );
+
+  // CORS first, so its headers are on every answer, 401s included.
+  if (options.cors.length > 0) {
+    await app.register(cors, {
+      origin: options.cors.includes('*') ? '*' : options.cors,
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['Authorization', 'Content-Type'],
+      maxAge: 600,
+    });
+  }
+  registerRequestLog(app, metrics);
+  if (options.apiKey) registerAuth(app, options.apiKey);
+  app.addHook('onRequest', async (_request, reply) => {
+    // Tell keep-alive clients to reconnect elsewhere while we drain.
+    if (state.phase === 'draining') reply.header('connection', 'close');
+  });
+  registerJsonBody(app);
+
+  app.setErrorHandler((err, request, reply) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500) request.log.error({ err }, 'request failed');
+    else request.log.debug({ err: err instanceof Error ? err.message : err }, 'request rejected');
+    if (request.outcome && !request.outcome.errorCode) request.outcome.errorCode = apiError.code ?? undefined;
+    reply.code(apiError.status).headers(apiError.headers).send(apiError.body());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const err = new ApiError(404, `Unknown route: ${request.method} ${request.url.split('?')[0]}`, { code: 'not_found' });
+    reply.code(404).send(err.body());
+  });
+
+  const ctx: RouteContext = { state, metrics, options, startedAt: Math.floor(Date.now() / 1000) };
+  for (const prefix of ['/v1', '']) {
+    await app.register(chatRoutes(ctx), { prefix });
+    await app.register(completionRoutes(ctx), { prefix });
+    await app.register(modelRoutes(ctx), { prefix });
+  }
+  await app.register(opsRoutes(ctx));
+  return app;
+}

@@ -1,0 +1,192 @@
+/**
+ * Runs one completion request, chat or text, streaming or not: admission against the queue
+ * bound, starting the generation (engine input errors become 400s before any SSE byte),
+ * aborting it when the client leaves, metrics, and the request's log outcome.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { MlxNativeError } from '../errors.js';
+import type { GenerationChunk, GenerationResult } from '../engine/types.js';
+import { ApiError, fromEngineError, toApiError } from './errors.js';
+import type { Metrics } from './metrics.js';
+import type { RequestOutcome } from './request-log.js';
+import { SseStream } from './sse.js';
+import type { ServedGeneration, ServerState, TrackedGeneration } from './state.js';
+
+/** How one request turns into OpenAI objects; the chat and completions routes each make one. */
+export interface CompletionPlan {
+  /** The body field that carries the prompt, named in context-length errors. */
+  promptParam: 'messages' | 'prompt';
+  stream: boolean;
+  /** Starts the generation; may throw MlxNativeError synchronously for bad input. */
+  start(): ServedGeneration;
+  /** Objects to send when the stream opens (the chat role chunk), if any. */
+  opening(): unknown[];
+  /** The event for one engine chunk, or undefined when there is nothing to send. */
+  chunk(chunk: GenerationChunk): unknown;
+  /** Events that end a stream: the finish chunk and, when asked for, the usage chunk. */
+  closing(result: GenerationResult): unknown[];
+  /** The whole response of a non-streaming request. */
+  whole(result: GenerationResult): unknown;
+}
+
+/** What the runner needs from the app. */
+export interface CompletionDeps {
+  state: ServerState;
+  metrics: Metrics;
+}
+
+/**
+ * Runs `plan` for `request`; returns the body of a non-streaming response, or undefined once a
+ * stream was written (or the client left).
+ *
+ * @example
+ * return runCompletion(deps, request, reply, chatPlan(body, model, name));
+ */
+export async function runCompletion(
+  deps: CompletionDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  plan: CompletionPlan,
+): Promise<unknown> {
+  const { state, metrics } = deps;
+  if (!state.tryAdmit()) {
+    throw new ApiError(429, 'The server is at its request limit (--max-queue); retry shortly', {
+      code: 'queue_full',
+      headers: { 'retry-after': '1' },
+    });
+  }
+  metrics.inFlight.inc();
+
+  let generation: ServedGeneration;
+  const submittedAt = performance.now();
+  try {
+    generation = plan.start();
+  } catch (err) {
+    state.release();
+    metrics.inFlight.dec();
+    throw err instanceof MlxNativeError ? fromEngineError(err, plan.promptParam) : err;
+  }
+
+  let settle!: () => void;
+  const outcome: RequestOutcome = {
+    submittedAt,
+    promptTokens: generation.promptTokens,
+    completionTokens: 0,
+    settled: new Promise((resolve) => (settle = resolve)),
+  };
+  request.outcome = outcome;
+  const tracked = state.track(generation);
+
+  // 'close' on the response before it finished means the client is gone: stop generating.
+  const onClose = () => {
+    if (!reply.raw.writableFinished) tracked.abort('client_disconnect');
+  };
+  reply.raw.on('close', onClose);
+  if (reply.raw.destroyed) onClose();
+
+  try {
+    if (plan.stream) {
+      await streamTo(reply, plan, generation, tracked, deps, outcome);
+      return undefined;
+    }
+    const result = await consume(generation, deps, outcome, () => undefined);
+    finish(result, tracked, deps, outcome);
+    if (tracked.abortReason === 'client_disconnect') {
+      // Nobody to answer; keep fastify from writing to the closed socket.
+      reply.hijack();
+      return undefined;
+    }
+    return plan.whole(result);
+  } catch (err) {
+    outcome.errorCode = err instanceof MlxNativeError ? err.code : 'INTERNAL';
+    throw err instanceof MlxNativeError ? fromEngineError(err, plan.promptParam) : err;
+  } finally {
+    reply.raw.off('close', onClose);
+    state.release();
+    metrics.inFlight.dec();
+    settle();
+  }
+}
+
+/** Writes the SSE stream. Errors after the stream opened end it with an `error` event. */
+async function streamTo(
+  reply: FastifyReply,
+  plan: CompletionPlan,
+  generation: ServedGeneration,
+  tracked: TrackedGeneration,
+  deps: CompletionDeps,
+  outcome: RequestOutcome,
+): Promise<void> {
+  const sse = SseStream.open(reply);
+  for (const event of plan.opening()) await sse.send(event);
+  let result: GenerationResult;
+  try {
+    result = await consume(generation, deps, outcome, async (chunk) => {
+      const event = plan.chunk(chunk);
+      if (event !== undefined) await sse.send(event);
+    });
+  } catch (err) {
+    outcome.errorCode = err instanceof MlxNativeError ? err.code : 'INTERNAL';
+    const apiError = err instanceof MlxNativeError ? fromEngineError(err, plan.promptParam) : toApiError(err);
+    reply.log.error({ err }, 'generation failed after the stream started');
+    sse.fail(apiError);
+    return;
+  }
+  finish(result, tracked, deps, outcome);
+  for (const event of plan.closing(result)) await sse.send(event);
+  sse.done();
+}
+
+/**
+ * Reads the generation's chunks (passing each to `onChunk`), timing them for the latency
+ * histograms and counting tokens live, then returns the final result.
+ */
+async function consume(
+  generation: ServedGeneration,
+  deps: CompletionDeps,
+  outcome: RequestOutcome,
+  onChunk: (chunk: GenerationChunk) => unknown,
+): Promise<GenerationResult> {
+  const { metrics } = deps;
+  let lastTokenAt: number | undefined;
+  try {
+    for await (const chunk of generation) {
+      const n = chunk.tokens.length;
+      if (n > 0) {
+        const now = performance.now();
+        // Measured here, not taken from the engine's timings, so time spent waiting behind
+        // other requests counts: that is what the client waits.
+        if (lastTokenAt === undefined) {
+          outcome.timeToFirstTokenMs = Math.round(now - outcome.submittedAt);
+          metrics.timeToFirstToken.observe((now - outcome.submittedAt) / 1000);
+        } else {
+          // Several tokens arrive per chunk when JS is behind: spread the gap evenly.
+          const perToken = (now - lastTokenAt) / 1000 / n;
+          for (let i = 0; i < n; i++) metrics.interTokenLatency.observe(perToken);
+        }
+        lastTokenAt = now;
+        outcome.completionTokens += n;
+        metrics.completionTokens.inc(n);
+      }
+      await onChunk(chunk);
+    }
+  } catch (err) {
+    // An aborted generation still settles its result (finish_reason 'abort'); take that.
+    if (!(err instanceof MlxNativeError && err.code === 'ABORTED')) throw err;
+  }
+  return generation.result;
+}
+
+/** Records a settled generation in the metrics and the request's outcome. */
+function finish(result: GenerationResult, tracked: TrackedGeneration, deps: CompletionDeps, outcome: RequestOutcome): void {
+  deps.metrics.recordResult(result, outcome.completionTokens);
+  if (tracked.abortReason) deps.metrics.cancelled.inc({ reason: tracked.abortReason });
+  Object.assign(outcome, {
+    promptTokens: result.usage.promptTokens,
+    completionTokens: result.usage.completionTokens,
+    cachedTokens: result.usage.cachedTokens,
+    finishReason: result.finishReason,
+    abortReason: tracked.abortReason,
+    decodeTokensPerSecond: Math.round(result.timings.decodeTokensPerSecond * 10) / 10,
+  });
+}

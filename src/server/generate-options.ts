@@ -1,0 +1,66 @@
+/** Maps validated OpenAI request fields to the engine's GenerateOptions. */
+import type { GenerateOptions } from '../engine/types.js';
+import { invalidParam } from './errors.js';
+import type { ChatCompletionRequest, CompletionRequest } from './schemas.js';
+
+/** Server-wide defaults and limits the mapping needs. */
+export interface OptionDefaults {
+  maxTokensDefault: number;
+  vocabSize: number;
+}
+
+/**
+ * The engine options for a request. Omitted sampling fields take OpenAI's documented defaults
+ * (temperature 1, top_p 1), not the engine's greedy default, so clients behave as they would
+ * against OpenAI; send `temperature: 0` for greedy decoding.
+ *
+ * @example
+ * toGenerateOptions({ messages, temperature: 0, max_tokens: 8 }, { maxTokensDefault: 512, vocabSize: 49152 })
+ * // → { maxTokens: 8, temperature: 0, topP: 1, ... }
+ */
+export function toGenerateOptions(
+  body: ChatCompletionRequest | CompletionRequest,
+  defaults: OptionDefaults,
+): GenerateOptions {
+  const options: GenerateOptions = {
+    maxTokens:
+      ('max_completion_tokens' in body ? body.max_completion_tokens : undefined) ??
+      body.max_tokens ??
+      defaults.maxTokensDefault,
+    temperature: body.temperature ?? 1,
+    topP: body.top_p ?? 1,
+  };
+  if (body.top_k != null) options.topK = body.top_k;
+  if (body.min_p != null) options.minP = body.min_p;
+  if (body.frequency_penalty != null) options.frequencyPenalty = body.frequency_penalty;
+  if (body.presence_penalty != null) options.presencePenalty = body.presence_penalty;
+  if (body.repetition_penalty != null) options.repetitionPenalty = body.repetition_penalty;
+  // OpenAI seeds are any int64; the engine takes non-negative ones. Fold negatives over.
+  if (body.seed != null) options.seed = body.seed < 0 ? body.seed + Number.MAX_SAFE_INTEGER + 1 : body.seed;
+  if (body.stop != null) options.stop = body.stop;
+  if (body.logit_bias != null) options.logitBias = logitBias(body.logit_bias, defaults.vocabSize);
+
+  if ('messages' in body) {
+    if (body.logprobs) {
+      options.logprobs = true;
+      options.topLogprobs = body.top_logprobs ?? 0;
+    }
+  } else if (body.logprobs != null) {
+    // Completions: `logprobs: N` asks for the chosen token plus N alternatives.
+    options.logprobs = true;
+    options.topLogprobs = body.logprobs;
+  }
+  return options;
+}
+
+function logitBias(bias: Record<string, number>, vocabSize: number): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (const [key, value] of Object.entries(bias)) {
+    const id = Number(key);
+    if (id >= vocabSize) {
+      throw invalidParam(`logit_bias.${key}`, `token id ${key} is outside the vocabulary (size ${vocabSize})`);
+    }
+    out[id] = value;
+  }
+  return out;
+}

@@ -1,0 +1,62 @@
+/** What every route gets from the app, and the checks the API routes share. */
+import type { z } from 'zod';
+import { ApiError, fromZodError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { ServedModel, ServerState } from '../state.js';
+
+/** Route options that come from the server configuration. */
+export interface RouteOptions {
+  servedModelName: string;
+  acceptAnyModel: boolean;
+  maxTokensDefault: number;
+}
+
+/** Shared by all route plugins of one app. */
+export interface RouteContext {
+  state: ServerState;
+  metrics: Metrics;
+  options: RouteOptions;
+  /** Seconds since the epoch when the app was built; the `created` of /v1/models. */
+  startedAt: number;
+}
+
+/** The 503 for a server that cannot take work now, or undefined when it can. */
+export function notReadyError(state: ServerState): ApiError | undefined {
+  switch (state.phase) {
+    case 'ready':
+      return undefined;
+    case 'loading':
+      return new ApiError(503, 'The model is still loading; retry shortly', {
+        code: 'model_loading',
+        headers: { 'retry-after': '5' },
+      });
+    case 'failed':
+      return new ApiError(503, `The model failed to load: ${state.failure ?? 'unknown error'}`, { code: 'model_load_failed' });
+    case 'draining':
+      return new ApiError(503, 'The server is shutting down', { code: 'server_shutting_down' });
+  }
+}
+
+/** The loaded model, or the 503 to answer with. */
+export function readyModel(state: ServerState): ServedModel {
+  const err = notReadyError(state);
+  if (err) throw err;
+  return state.model!;
+}
+
+/** Validates a body with zod; the error names the first bad field. */
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw fromZodError(parsed.error);
+  return parsed.data;
+}
+
+/** 404 for a model name this server does not serve (unless --accept-any-model). */
+export function checkModelName(requested: string | null | undefined, options: RouteOptions): void {
+  if (requested == null || options.acceptAnyModel || requested === options.servedModelName) return;
+  throw new ApiError(404, `The model '${requested}' does not exist; this server serves '${options.servedModelName}'`, {
+    type: 'invalid_request_error',
+    param: 'model',
+    code: 'model_not_found',
+  });
+}

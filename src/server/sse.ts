@@ -1,0 +1,76 @@
+/**
+ * Server-sent events on a raw response, in OpenAI's framing: `data: {json}` per chunk,
+ * `data: [DONE]` at the end, or an `error` event (and no `[DONE]`) when generation fails.
+ */
+import type { FastifyReply } from 'fastify';
+import type { ApiError } from './errors.js';
+
+/**
+ * Writes one SSE stream. Opening takes over the reply from fastify, copying the headers
+ * hooks have set (CORS) onto the raw response. Writes after the client left are dropped.
+ *
+ * @example
+ * const sse = SseStream.open(reply);
+ * await sse.send({ id: 'chatcmpl-1', choices: [] });
+ * sse.done();
+ */
+export class SseStream {
+  readonly #res: FastifyReply['raw'];
+
+  private constructor(res: FastifyReply['raw']) {
+    this.#res = res;
+  }
+
+  /** Sends the 200 and the event-stream headers. */
+  static open(reply: FastifyReply): SseStream {
+    reply.hijack();
+    const res = reply.raw;
+    const headers: Record<string, string | string[] | number> = {};
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
+      if (value !== undefined) headers[name] = value;
+    }
+    res.writeHead(200, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      // Proxies such as nginx would otherwise buffer the whole stream.
+      'x-accel-buffering': 'no',
+    });
+    // Send the headers now so the client sees the stream start during prefill.
+    res.flushHeaders();
+    return new SseStream(res);
+  }
+
+  /** True once the client is gone; nothing more is written. */
+  get closed(): boolean {
+    return this.#res.destroyed || this.#res.writableEnded;
+  }
+
+  /** Sends one data event; resolves when the socket can take more (backpressure). */
+  async send(data: unknown): Promise<void> {
+    if (this.closed) return;
+    if (!this.#res.write(`data: ${JSON.stringify(data)}\n\n`)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.#res.off('drain', done);
+          this.#res.off('close', done);
+          resolve();
+        };
+        this.#res.on('drain', done);
+        this.#res.on('close', done);
+      });
+    }
+  }
+
+  /** Ends the stream normally. */
+  done(): void {
+    if (this.closed) return;
+    this.#res.end('data: [DONE]\n\n');
+  }
+
+  /** Ends the stream with an `error` event in OpenAI's error shape, without `[DONE]`. */
+  fail(err: ApiError): void {
+    if (this.closed) return;
+    this.#res.end(`event: error\ndata: ${JSON.stringify(err.body())}\n\n`);
+  }
+}
