@@ -37,6 +37,9 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   #aborted = false;
   #hooks: GenerationHooks;
   #sawToken = false;
+  // Wall-clock from the caller's point of view: queueing on the engine thread included.
+  #startedAt = performance.now();
+  #firstTokenAt = 0;
   #signal: AbortSignal | undefined;
   #onAbort = () => this.abort();
   #resolve!: (r: GenerationResult) => void;
@@ -117,6 +120,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     if (this.#stopped || this.#ended) return; // tokens after a stop string are dropped
     if (!this.#sawToken) {
       this.#sawToken = true;
+      this.#firstTokenAt = performance.now();
       this.#hooks.onFirstToken?.();
     }
     const ids = Array.from(ev.tokens as Int32Array);
@@ -175,10 +179,10 @@ export class Generation implements AsyncIterable<GenerationChunk> {
         cachedTokens: Number(ev.cachedTokens ?? 0),
       },
       timings: {
-        timeToFirstTokenMs: Number(ev.timeToFirstTokenMs ?? 0),
+        timeToFirstTokenMs: this.#sawToken ? this.#firstTokenAt - this.#startedAt : 0,
         prefillTokensPerSecond: Number(ev.prefillTokensPerSecond ?? 0),
         decodeTokensPerSecond: Number(ev.decodeTokensPerSecond ?? 0),
-        totalMs: Number(ev.totalMs ?? 0),
+        totalMs: performance.now() - this.#startedAt,
       },
       logprobs: this.#logprobs,
     });

@@ -55,10 +55,11 @@ export interface Usage {
 }
 
 export interface Timings {
-  /** Milliseconds from submit to the first generated token. */
+  /** Milliseconds from the generate()/chat() call to the first token reaching JS. */
   timeToFirstTokenMs: number;
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
+  /** Milliseconds from the call to the final result. */
   totalMs: number;
 }
 
