@@ -91,10 +91,12 @@ void Engine::run() {
       tasks.swap(tasks_);
       cancels.swap(cancels_);
     }
+    // Tasks first: a cancel posted right after its request (an already-aborted signal) arrives in
+    // the same batch and must find the request submitted, or it is lost.
+    for (auto& [id, task] : tasks) run_task(id, task);
     if (worker_) {
       for (uint64_t id : cancels) worker_->cancel(id);
     }
-    for (auto& [id, task] : tasks) run_task(id, task);
     if (worker_ && worker_->has_work()) {
       try {
         worker_->step();

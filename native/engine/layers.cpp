@@ -88,9 +88,12 @@ std::optional<Linear> Linear::fuse(const std::vector<const Linear*>& parts) {
 }
 
 mx::array Linear::operator()(const mx::array& x) const {
-  mx::array y = quantized()
-                    ? mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits)
-                    : mx::matmul(x, mx::transpose(weight));
+  if (!quantized()) {
+    // addmm rounds once: in half precision a separate matmul then add rounds twice (what
+    // mlx-lm's nn.Linear avoids the same way).
+    return bias ? mx::addmm(*bias, x, mx::transpose(weight)) : mx::matmul(x, mx::transpose(weight));
+  }
+  mx::array y = mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits);
   return bias ? mx::add(y, *bias) : y;
 }
 

@@ -51,6 +51,12 @@ export interface ResolvedModel {
 
 /** GGUF tensor types MLX keeps as they are; anything else is dequantized to float16 by MLX. */
 const NATIVE_GGUF_TYPES = new Set(['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q8_0']);
+/**
+ * The other types MLX's GGUF loader reads (dequantized to float16). For the rest (Q5_0, Q5_1, Q3_K,
+ * Q5_K, IQ*, ...) it fails with "gguf_tensor_to_f16 failed", and a type it does not know at all
+ * makes it silently stop reading tensors, so such files are rejected here, naming the types.
+ */
+const DEQUANTIZED_GGUF_TYPES = new Set(['Q2_K', 'Q4_K', 'Q6_K', 'I8', 'I16', 'I32']);
 
 function invalid(message: string): MlxNativeError {
   return new MlxNativeError('INVALID_MODEL', message);
@@ -112,6 +118,16 @@ async function resolveGguf(path: string): Promise<ResolvedModel> {
   for (const t of meta.tensors) {
     const name = GGML_TYPE_NAMES[t.type] ?? `type ${t.type}`;
     if (t.dims.length >= 2) counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  const unreadable = [...new Set(meta.tensors.map((t) => GGML_TYPE_NAMES[t.type] ?? `type ${t.type}`))].filter(
+    (n) => !NATIVE_GGUF_TYPES.has(n) && !DEQUANTIZED_GGUF_TYPES.has(n),
+  );
+  if (unreadable.length > 0) {
+    throw new MlxNativeError(
+      'UNSUPPORTED_QUANTIZATION',
+      `[load] ${path} has ${unreadable.join(', ')} tensors, which MLX cannot load ` +
+        `(supported GGUF types: ${[...NATIVE_GGUF_TYPES, ...DEQUANTIZED_GGUF_TYPES].join(', ')})`,
+    );
   }
   const foreign = [...counts.keys()].filter((n) => !NATIVE_GGUF_TYPES.has(n));
   if (foreign.length > 0) {

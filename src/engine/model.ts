@@ -58,6 +58,31 @@ function checkNumber(name: string, v: unknown, min: number, max = Infinity): voi
   }
 }
 
+/** Options that are not numbers: a wrong type must fail here, not later on the engine thread. */
+function checkOtherOptions(o: GenerateOptions): void {
+  const bad = (message: string) => new MlxNativeError('INVALID_ARGUMENT', message);
+  const stop = o.stop as unknown;
+  if (stop !== undefined && typeof stop !== 'string' && !(Array.isArray(stop) && stop.every((s) => typeof s === 'string'))) {
+    throw bad('stop must be a string or an array of strings');
+  }
+  for (const key of ['logprobs', 'ignoreEos'] as const) {
+    if (o[key] !== undefined && typeof o[key] !== 'boolean') throw bad(`${key} must be a boolean`);
+  }
+  // An AbortSignal is used after the request started: a wrong value would throw asynchronously.
+  const signal = o.signal as unknown as { addEventListener?: unknown; aborted?: unknown } | undefined;
+  if (signal !== undefined && (typeof signal?.addEventListener !== 'function' || typeof signal.aborted !== 'boolean')) {
+    throw bad('signal must be an AbortSignal');
+  }
+  const bias = o.logitBias as unknown;
+  if (bias === undefined) return;
+  if (bias === null || typeof bias !== 'object' || Array.isArray(bias)) throw bad('logitBias must be an object of token id -> bias');
+  for (const [id, value] of Object.entries(bias)) {
+    // Keys are object keys (strings): "abc" or "1.5" would otherwise become token 0 or 1.
+    if (!/^(0|[1-9][0-9]*)$/.test(id)) throw bad(`logitBias key ${JSON.stringify(id)} is not a token id`);
+    if (typeof value !== 'number' || Number.isNaN(value)) throw bad(`logitBias[${id}] must be a number`);
+  }
+}
+
 /**
  * A loaded model. Generations run concurrently and are batched on the engine thread.
  * @example
@@ -179,6 +204,7 @@ export class Model {
         `the prompt has ${ids.length} tokens; with at least one generated token it exceeds the context of ${this.info.contextLength}`,
       );
     }
+    if (o === null || typeof o !== 'object') throw new MlxNativeError('INVALID_ARGUMENT', 'options must be an object');
     checkNumber('maxTokens', o.maxTokens, 1);
     checkNumber('temperature', o.temperature, 0, 100);
     checkNumber('topP', o.topP, 0, 1);
@@ -189,6 +215,8 @@ export class Model {
     checkNumber('frequencyPenalty', o.frequencyPenalty, -100, 100);
     checkNumber('topLogprobs', o.topLogprobs, 0, 20);
     checkNumber('seed', o.seed, 0, Number.MAX_SAFE_INTEGER);
+    checkNumber('repetitionContextSize', o.repetitionContextSize, 0, 1 << 30);
+    checkOtherOptions(o);
     const bias = Object.entries(o.logitBias ?? {});
     const request: NativeGenerateRequest = {
       prompt: Int32Array.from(ids),

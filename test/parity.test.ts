@@ -1,0 +1,295 @@
+// Parity against a reference nobody here wrote: mlx-lm (scripts/reference.py, project venv) and
+// mlx-native load the same MLX directories and must agree on prompt token ids, on 64 greedy
+// tokens per prompt, and on the distribution at the last prompt position. The real SmolLM2
+// fixture (converted by mlx-native's own converter, float32) and the tiny random-weight models
+// of every supported family (llama, qwen2, qwen3, and quantized ones with per-layer overrides)
+// are covered; the fixture GGUF loaded directly must give the converted directory's tokens.
+//
+// A greedy mismatch is reported with mlx-lm's top-1/top-2 margin at the diverging step: a margin
+// below ~1e-4 would be a numerical tie that two correct implementations may break differently,
+// but the test does not excuse it; it fails and says so.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, type ChatMessage, type GenerationResult, type Model } from '../src/index.js';
+import {
+  ensureFixture,
+  ensureFixtureF32,
+  logSoftmax,
+  range,
+  referenceGenerate,
+  referenceTokenize,
+  requireVenv,
+  tinyModel,
+  type ReferenceCaseResult,
+  type ReferenceTokenized,
+  type TinyModel,
+} from './helpers/models.js';
+
+const MAX_TOKENS = 64;
+const TOP = 20; // the most alternatives the API returns per position
+
+/*
+ * Final-position logits. mlx-native exposes log-probabilities, not raw logits, so for the 20 most
+ * likely tokens two things are checked against mlx-lm's float32 logits:
+ * - logits relative to the top token: |(lp_i - lp_top) - (logit_i - logit_top)| <= LOGIT_TOL *
+ *   (max logit - min logit), the logit range of that position (~20-40 here), so one number fits
+ *   every model. Measured on this CPU backend (MLX 0.32.4): 0 for SmolLM2 and the Qwen models,
+ *   <= 1.7e-8 of the range for the Llama ones (both engines run the same MLX kernels; float16
+ *   models included). The floor is float32 rounding of logprobs of magnitude ~30 (ulp ~2e-6,
+ *   ~1e-7 of the range); 1e-6 of the range (~3e-5 absolute) leaves room for that and a different
+ *   summation order, and is far below what a real defect (rope layout, norm epsilon, a bias) moves.
+ * - the normalization: |lp_top - log_softmax(logits)_top| <= NORM_TOL. mlx-native sums exp()
+ *   over the vocabulary in float32; measured 1.44e-4 nats for SmolLM2's 49152 entries (what a
+ *   float32 sum of them loses), <= 2e-6 for the tiny models' 384-512.
+ */
+const LOGIT_TOL = 1e-6;
+const NORM_TOL = 1e-3;
+/*
+ * Per generated step: mlx-native's top-1 minus top-2 logprob against mlx-lm's `margins`, relative
+ * to max(1, |margin|). Both run the same incremental decode: in float32 they agree exactly
+ * (measured 0). mlx-lm takes log-softmax in the model's dtype, mlx-native in float32, so for
+ * float16 models they differ by float16 rounding of the logprobs: measured 4.9e-4 = one half-ulp
+ * (2^-11); the tolerance allows four.
+ */
+const MARGIN_TOL = { float32: 1e-5, float16: 2 ** -9 } as const;
+
+interface Suite {
+  name: string;
+  /** mlx-native's compute dtype: what mlx-lm computes in for this model (its weights' dtype). */
+  dtype: 'float32' | 'float16';
+  texts: string[];
+  chats: ChatMessage[][];
+}
+
+const SMOL: Suite = {
+  name: 'SmolLM2-135M-Instruct (converted, float32)',
+  dtype: 'float32',
+  texts: [
+    'The capital of France is',
+    'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',
+    'Once upon a time, in a small village by the sea,',
+  ],
+  chats: [
+    [{ role: 'user', content: 'What is 2+2?' }],
+    [
+      { role: 'system', content: 'You are a concise assistant.' },
+      { role: 'user', content: 'Write a haiku about the ocean.' },
+    ],
+  ],
+};
+
+// Text from the tiny tokenizers' training corpus, so prompts are a few tokens each.
+const TINY_TEXTS = ['The quick brown fox jumps over', 'Hello, world! How are you today?', 'def add(a, b):\n    return'];
+const TINY_CHATS: ChatMessage[][] = [
+  [{ role: 'user', content: 'Please write a short poem about the ocean.' }],
+  [
+    { role: 'system', content: 'Please answer briefly.' },
+    { role: 'user', content: 'What is your name?' },
+  ],
+];
+// float16 for the Qwen2 pair: their weights are float16 and mlx-lm computes in float16.
+const TINY: { model: TinyModel; dtype: 'float32' | 'float16' }[] = [
+  { model: 'tiny-llama', dtype: 'float32' },
+  { model: 'tiny-qwen2', dtype: 'float16' },
+  { model: 'tiny-qwen3', dtype: 'float32' },
+  { model: 'tiny-llama-q4', dtype: 'float32' },
+  { model: 'tiny-qwen2-q4', dtype: 'float16' },
+];
+
+interface Reference {
+  tokenized: ReferenceTokenized;
+  generated: ReferenceCaseResult[];
+}
+
+/** Runs async jobs at most `n` at a time. */
+function limiter(n: number): <T>(job: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const queue: (() => void)[] = [];
+  return async (job) => {
+    while (running >= n) await new Promise<void>((r) => queue.push(r));
+    running++;
+    try {
+      return await job();
+    } finally {
+      running--;
+      queue.shift()?.();
+    }
+  };
+}
+
+const refs = new Map<string, Promise<Reference>>();
+// One reference process at a time: on 2 cores, one runs mlx-lm while the other runs mlx-native.
+const limit = limiter(1);
+
+/** mlx-lm's tokenization of the suite's prompts, then its greedy tokens and logits for them. */
+function startReference(key: string, dir: () => Promise<string>, suite: Pick<Suite, 'texts' | 'chats'>): void {
+  const p = limit(async () => {
+    const path = await dir();
+    const tokenized = await referenceTokenize(path, suite.texts, suite.chats);
+    const cases = [...tokenized.texts, ...tokenized.chat].map((prompt_tokens) => ({ prompt_tokens, max_tokens: MAX_TOKENS }));
+    const { cases: generated } = await referenceGenerate(path, cases, true);
+    return { tokenized, generated };
+  });
+  p.catch(() => {}); // awaited by the tests; no unhandled rejection in the meantime
+  refs.set(key, p);
+}
+
+beforeAll(() => {
+  requireVenv();
+  // The reference (one Python process per model) runs while mlx-native works on the main thread.
+  startReference('smol', ensureFixtureF32, SMOL);
+  for (const t of TINY) startReference(t.model, () => tinyModel(t.model), { texts: TINY_TEXTS, chats: TINY_CHATS });
+});
+
+/** The ids mlx-native feeds for each prompt: plain texts as `generate(text)` does, chats as `chat()`. */
+function nativePromptIds(model: Model, suite: Pick<Suite, 'texts' | 'chats'>): { texts: number[][]; chats: number[][] } {
+  return {
+    texts: suite.texts.map((t) => model.tokenizer.encode(t, { addSpecialTokens: true })),
+    chats: suite.chats.map((m) => model.chatPromptTokens(m)),
+  };
+}
+
+/** Greedy generations through the public paths (generate(text), chat(messages)), one at a time. */
+async function nativeGreedy(model: Model, suite: Pick<Suite, 'texts' | 'chats'>, logprobs: boolean): Promise<GenerationResult[]> {
+  const opts = { maxTokens: MAX_TOKENS, ignoreEos: true, ...(logprobs ? { logprobs: true, topLogprobs: TOP } : {}) };
+  const out: GenerationResult[] = [];
+  for (const t of suite.texts) out.push(await model.generate(t, opts).result);
+  for (const c of suite.chats) out.push(await model.chat(c, opts).result);
+  return out;
+}
+
+/** Index of the first differing token, or -1. */
+function firstMismatch(a: readonly number[], b: readonly number[]): number {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+function expectSameTokens(label: string, native: GenerationResult[], ref: ReferenceCaseResult[]): void {
+  const problems: string[] = [];
+  native.forEach((r, i) => {
+    expect(r.tokens.length, `${label} case ${i}: generated ${r.tokens.length} tokens`).toBe(MAX_TOKENS);
+    const at = firstMismatch(r.tokens, ref[i].tokens);
+    if (at >= 0) {
+      const margin = ref[i].margins[at];
+      problems.push(
+        `case ${i} diverges at step ${at}: mlx-native ${r.tokens[at]}, mlx-lm ${ref[i].tokens[at]} ` +
+          `(mlx-lm top-1/top-2 margin there: ${margin.toExponential(2)}${margin < 1e-4 ? ', a near-tie' : ''})`,
+      );
+    }
+  });
+  expect(problems, `${label}: greedy tokens differ from mlx-lm`).toEqual([]);
+}
+
+/** Last-position errors: shift-free logit error (fraction of the range) and normalization error. */
+function distributionError(native: GenerationResult, ref: ReferenceCaseResult): { logit: number; norm: number; range: number } {
+  const logits = ref.logits!;
+  const lp = logSoftmax(logits);
+  const alts = native.logprobs![0].topLogprobs;
+  expect(alts.length).toBe(Math.min(TOP, logits.length));
+  const top = alts[0];
+  let logit = 0;
+  for (const alt of alts) logit = Math.max(logit, Math.abs(alt.logprob - top.logprob - (logits[alt.token] - logits[top.token])));
+  // The top-20 must really be the top-20 of the reference distribution (up to ties at the edge).
+  const kth = [...lp].sort((a, b) => b - a)[alts.length - 1];
+  for (const alt of alts) expect(lp[alt.token]).toBeGreaterThanOrEqual(kth - 1e-3);
+  const r = range(logits);
+  return { logit: logit / r, norm: Math.abs(top.logprob - lp[top.token]), range: r };
+}
+
+/** Largest |Δ margin| over the generated steps (all steps agree on the token, checked first). */
+function marginError(native: GenerationResult, ref: ReferenceCaseResult): number {
+  let worst = 0;
+  native.logprobs!.forEach((lp, step) => {
+    const m = lp.topLogprobs[0].logprob - lp.topLogprobs[1].logprob;
+    worst = Math.max(worst, Math.abs(m - ref.margins[step]) / Math.max(1, Math.abs(ref.margins[step])));
+  });
+  return worst;
+}
+
+function checkDistributions(label: string, dtype: 'float32' | 'float16', native: GenerationResult[], ref: ReferenceCaseResult[]): void {
+  const errs = native.map((r, i) => distributionError(r, ref[i]));
+  const margins = native.map((r, i) => marginError(r, ref[i]));
+  const max = (xs: number[]) => Math.max(...xs).toExponential(2);
+  console.log(
+    `[parity] ${label}: last position, top-${TOP}: logit error ${max(errs.map((e) => e.logit))} of the range ` +
+      `(tolerance ${LOGIT_TOL}), normalization ${max(errs.map((e) => e.norm))} (tolerance ${NORM_TOL}); ` +
+      `per-step margins: ${max(margins)} relative (tolerance ${MARGIN_TOL[dtype]})`,
+  );
+  errs.forEach((e, i) => {
+    expect(e.logit, `${label} case ${i}: logits (fraction of the range ${e.range})`).toBeLessThanOrEqual(LOGIT_TOL);
+    expect(e.norm, `${label} case ${i}: logprob normalization`).toBeLessThanOrEqual(NORM_TOL);
+  });
+  margins.forEach((m, i) => expect(m, `${label} case ${i}: per-step margins`).toBeLessThanOrEqual(MARGIN_TOL[dtype]));
+}
+
+describe(`parity: ${SMOL.name} vs mlx-lm`, () => {
+  let model: Model;
+  let native: GenerationResult[];
+  let ids: { texts: number[][]; chats: number[][] };
+
+  beforeAll(async () => {
+    model = await loadModel(await ensureFixtureF32(), { dtype: SMOL.dtype });
+    ids = nativePromptIds(model, SMOL);
+    native = await nativeGreedy(model, SMOL, true);
+  }, 300_000);
+  afterAll(() => model?.dispose());
+
+  it('tokenizes plain and chat prompts to the same ids as mlx-lm', async () => {
+    const ref = await refs.get('smol')!;
+    expect(ids.texts).toEqual(ref.tokenized.texts);
+    expect(ids.chats).toEqual(ref.tokenized.chat);
+    native.forEach((r, i) => expect(r.usage.promptTokens).toBe([...ref.tokenized.texts, ...ref.tokenized.chat][i].length));
+  }, 300_000);
+
+  it(`decodes ${MAX_TOKENS} greedy tokens per prompt exactly as mlx-lm does`, async () => {
+    const ref = await refs.get('smol')!;
+    expectSameTokens('SmolLM2', native, ref.generated);
+  }, 300_000);
+
+  it('agrees with mlx-lm on the distribution at the last prompt position and at every step', async () => {
+    const ref = await refs.get('smol')!;
+    checkDistributions('SmolLM2', SMOL.dtype, native, ref.generated);
+  }, 300_000);
+
+  it('gives the same greedy tokens from the GGUF file as from the converted directory', async () => {
+    const gguf = await loadModel(await ensureFixture());
+    try {
+      expect(nativePromptIds(gguf, SMOL)).toEqual(ids);
+      // One plain and one chat prompt (64 tokens each; this CPU decodes ~10 tokens/s), through the
+      // plain greedy path (no logprobs) on the GGUF's own weights, with llama.cpp's Q/K row order.
+      const some = { texts: SMOL.texts.slice(0, 1), chats: SMOL.chats.slice(0, 1) };
+      const direct = await nativeGreedy(gguf, some, false);
+      expect(direct.map((r) => r.tokens)).toEqual([native[0].tokens, native[SMOL.texts.length].tokens]);
+    } finally {
+      await gguf.dispose();
+    }
+  }, 300_000);
+});
+
+for (const t of TINY) {
+  describe(`parity: ${t.model} (random weights, ${t.dtype}) vs mlx-lm`, () => {
+    let model: Model;
+    let native: GenerationResult[];
+    const suite = { texts: TINY_TEXTS, chats: TINY_CHATS };
+
+    beforeAll(async () => {
+      model = await loadModel(await tinyModel(t.model), { dtype: t.dtype });
+      native = await nativeGreedy(model, suite, true);
+    }, 300_000);
+    afterAll(() => model?.dispose());
+
+    it('tokenizes plain and chat prompts to the same ids as mlx-lm', async () => {
+      const ref = await refs.get(t.model)!;
+      const ids = nativePromptIds(model, suite);
+      expect(ids.texts).toEqual(ref.tokenized.texts);
+      expect(ids.chats).toEqual(ref.tokenized.chat);
+      native.forEach((r, i) => expect(r.usage.promptTokens).toBe([...ids.texts, ...ids.chats][i].length));
+    }, 300_000);
+
+    it(`decodes ${MAX_TOKENS} greedy tokens per prompt exactly as mlx-lm does, with matching distributions`, async () => {
+      const ref = await refs.get(t.model)!;
+      expectSameTokens(t.model, native, ref.generated);
+      checkDistributions(t.model, t.dtype, native, ref.generated);
+    }, 300_000);
+  });
+}
