@@ -130,7 +130,8 @@ Napi::Value EngineWrap::convert_gguf(const Napi::CallbackInfo& info) {
   ConvertRequest req;
   auto str = [&](const char* key) {
     auto v = o.Get(key);
-    if (!v.IsString()) throw_js(info.Env(), "INVALID_ARGUMENT", std::string(key) + " must be a string");
+    if (!v.IsString())
+      throw_js(info.Env(), "INVALID_ARGUMENT", std::string(key) + " must be a string");
     return v.As<Napi::String>().Utf8Value();
   };
   req.gguf_file = str("file");

@@ -27,7 +27,8 @@ void convert_gguf(const ConvertRequest& req, Event& out) {
   try {
     loaded = mx::load_gguf(req.gguf_file);
   } catch (const std::exception& e) {
-    throw EngineError("INVALID_MODEL", std::string("[convert] cannot read ") + req.gguf_file + ": " + e.what());
+    throw EngineError("INVALID_MODEL",
+                      std::string("[convert] cannot read ") + req.gguf_file + ": " + e.what());
   }
   const mx::Dtype dtype = parse_dtype(req.dtype.empty() ? "float16" : req.dtype);
   std::unordered_map<std::string, mx::array> weights;
@@ -47,7 +48,9 @@ void convert_gguf(const ConvertRequest& req, Event& out) {
   // Quantization of each quantized module, read off its shapes (as the loader does).
   for (auto& [name, a] : weights) {
     const std::string suffix = ".scales";
-    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    if (name.size() <= suffix.size() ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
     std::string module = name.substr(0, name.size() - suffix.size());
     const auto& w = weights.at(module + ".weight");
     int groups_per_row = a.shape(-1);
@@ -60,7 +63,8 @@ void convert_gguf(const ConvertRequest& req, Event& out) {
   try {
     mx::save_safetensors(req.out_file, weights, {{"format", "mlx"}});
   } catch (const std::exception& e) {
-    throw EngineError("INVALID_ARGUMENT", std::string("[convert] cannot write ") + req.out_file + ": " + e.what());
+    throw EngineError("INVALID_ARGUMENT",
+                      std::string("[convert] cannot write ") + req.out_file + ": " + e.what());
   }
   out.set("quantizedNames", names);
   out.set("bits", bits);

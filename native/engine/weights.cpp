@@ -6,10 +6,6 @@
 
 namespace mlxn {
 
-namespace {
-
-}  // namespace
-
 // GGUF tensor names → Hugging Face names. llama.cpp's converter permutes Q/K rows for the
 // interleaved rope layout; the model then runs rope in that (traditional) layout instead of
 // undoing the permutation, which gives the same attention scores.
