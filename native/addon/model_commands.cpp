@@ -41,6 +41,7 @@ Napi::Value EngineWrap::load_model(const Napi::CallbackInfo& info) {
     e.set("quantization", model->quantization());
     e.set("dtype", dtype_name(model->dtype()));
     e.set("kvBytesPerToken", double(model->kv_bytes_per_token()));
+    e.set("streams", double(model->streams()));
     describe_device(e);
     engine.set_worker(std::make_unique<Scheduler>(engine, std::move(model), options));
     engine.sink().push(std::move(e));

@@ -51,6 +51,7 @@ ModelSpec to_model_spec(const Napi::Object& obj) {
   ModelSpec spec;
   spec.format = str(obj, "format");
   spec.dtype = str(obj, "dtype");
+  spec.cpu_streams = int(num(obj, "cpuStreams", 0));
   auto files = obj.Get("files");
   if (!files.IsArray()) throw_js(obj.Env(), "INVALID_ARGUMENT", "files must be an array of paths");
   auto arr = files.As<Napi::Array>();

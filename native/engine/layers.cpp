@@ -87,14 +87,53 @@ std::optional<Linear> Linear::fuse(const std::vector<const Linear*>& parts) {
   return out;
 }
 
+struct Linear::Shard {
+  Linear part;
+  mx::Stream stream;
+};
+
+void Linear::shard(const std::vector<mx::Stream>& streams) {
+  shards_.clear();
+  const int n = int(streams.size());
+  if (n < 2 || out_dims < 2 * n) return;
+  auto rows = [](const mx::array& a, int lo, int hi) {
+    mx::Shape start(a.ndim(), 0), stop = a.shape();
+    start[0] = lo, stop[0] = hi;
+    return mx::slice(a, start, stop);
+  };
+  for (int i = 0; i < n; ++i) {
+    int lo = out_dims * i / n, hi = out_dims * (i + 1) / n;
+    Linear part = *this;
+    part.shards_.clear();
+    part.weight = rows(weight, lo, hi);
+    if (scales) part.scales = rows(*scales, lo, hi);
+    if (biases) part.biases = rows(*biases, lo, hi);
+    if (bias) part.bias = rows(*bias, lo, hi);
+    part.out_dims = hi - lo;
+    std::vector<mx::array> views{part.weight};
+    mx::eval(views);
+    shards_.push_back(std::make_shared<const Shard>(Shard{std::move(part), streams[i]}));
+  }
+}
+
 mx::array Linear::operator()(const mx::array& x) const {
+  if (shards_.empty()) return apply(x, {});
+  std::vector<mx::array> outs;
+  outs.reserve(shards_.size());
+  for (const auto& s : shards_) outs.push_back(s->part.apply(x, s->stream));
+  return mx::concatenate(outs, -1, shards_.front()->stream);
+}
+
+mx::array Linear::apply(const mx::array& x, mx::StreamOrDevice s) const {
   if (!quantized()) {
     // addmm rounds once: in half precision a separate matmul then add rounds twice (what
     // mlx-lm's nn.Linear avoids the same way).
-    return bias ? mx::addmm(*bias, x, mx::transpose(weight)) : mx::matmul(x, mx::transpose(weight));
+    return bias ? mx::addmm(*bias, x, mx::transpose(weight, s), 1.0f, 1.0f, s)
+                : mx::matmul(x, mx::transpose(weight, s), s);
   }
-  mx::array y = mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits);
-  return bias ? mx::add(y, *bias) : y;
+  mx::array y =
+      mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits, "affine", s);
+  return bias ? mx::add(y, *bias, s) : y;
 }
 
 size_t Linear::nbytes() const {

@@ -29,6 +29,15 @@ struct Linear {
   mx::array operator()(const mx::array& x) const;
   bool quantized() const { return bits > 0; }
   size_t nbytes() const;
+
+  // Splits the output rows into one shard per stream; each shard's matmul then runs on its own
+  // stream (on the CPU backend each stream has its own thread). Shards share the weights' memory.
+  void shard(const std::vector<mx::Stream>& streams);
+
+ private:
+  mx::array apply(const mx::array& x, mx::StreamOrDevice s) const;
+  struct Shard;
+  std::vector<std::shared_ptr<const Shard>> shards_;
 };
 
 // Token embedding; `as_linear` reuses it as the output head (tied embeddings).

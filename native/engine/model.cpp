@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <thread>
 
 #include "errors.h"
 
@@ -156,6 +157,7 @@ std::unique_ptr<Model> Model::load(const ModelSpec& spec,
     if (h->biases) arrays.push_back(*h->biases);
     mx::eval(arrays);
   }
+  model->shard_matmuls(spec.cpu_streams);
   // The norms add a little; parameters of norms are counted for completeness.
   model->parameters_ += double(D) * (2 * c.num_layers + 1);
 
@@ -167,6 +169,32 @@ std::unique_ptr<Model> Model::load(const ModelSpec& spec,
   model->quantization_ = formats.size() > 1 ? summary + " (mixed)" : summary;
   mx::clear_cache();
   return model;
+}
+
+void Model::shard_matmuls(int requested) {
+  // MLX's CPU backend runs each stream's ops on one thread, and its quantized matmul is a
+  // single-threaded loop: splitting every matmul's output rows over one stream per core puts
+  // the other cores to work. GPUs parallelize inside each kernel already.
+  if (mx::default_device() != mx::Device::cpu) return;
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  int n = requested > 0 ? requested : int(std::min(cores, 4u));
+  if (n < 2) return;
+  std::vector<mx::Stream> streams{mx::default_stream(mx::Device::cpu)};
+  for (int i = 1; i < n; ++i) streams.push_back(mx::new_stream(mx::Device::cpu));
+  auto shard = [&](std::optional<Linear>& l) {
+    if (l) l->shard(streams);
+  };
+  for (auto& L : layers_) {
+    shard(L.qkv), shard(L.q), shard(L.k), shard(L.v), shard(L.gate_up), shard(L.gate), shard(L.up);
+    L.o.shard(streams);
+    L.down.shard(streams);
+  }
+  if (lm_head_) {
+    lm_head_->shard(streams);
+  } else {
+    embed_.table.shard(streams);
+  }
+  streams_ = n;
 }
 
 KVCache Model::make_cache() const {

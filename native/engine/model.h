@@ -39,6 +39,8 @@ class Model {
   size_t weight_bytes() const { return weight_bytes_; }
   double parameter_count() const { return parameters_; }
   const std::string& quantization() const { return quantization_; }
+  // Streams the matmuls are split over (1: not split).
+  int streams() const { return streams_; }
   // Bytes of KV cache one token takes.
   size_t kv_bytes_per_token() const;
 
@@ -46,6 +48,7 @@ class Model {
   mx::array attention(const DecoderLayer& layer, int index, const mx::array& x,
                       const std::vector<KVCache*>& caches) const;
   mx::array mlp(const DecoderLayer& layer, const mx::array& x) const;
+  void shard_matmuls(int requested);
 
   ModelConfig config_;
   mx::Dtype dtype_ = mx::float32;
@@ -58,6 +61,7 @@ class Model {
   size_t weight_bytes_ = 0;
   double parameters_ = 0;
   std::string quantization_;
+  int streams_ = 1;
 };
 
 // Family registry (models/*.cpp): sets family flags on the config, or throws

@@ -40,7 +40,8 @@ struct ModelSpec {
   std::string format;              // "gguf" | "mlx"
   std::vector<std::string> files;  // weight files
   ModelConfig config;
-  std::string dtype;  // compute dtype: "" = backend default (float32 on CPU, float16 on GPU)
+  std::string dtype;    // compute dtype: "" = backend default (float32 on CPU, float16 on GPU)
+  int cpu_streams = 0;  // CPU backend: streams (threads) the matmuls are split over; 0 = auto
 };
 
 }  // namespace mlxn

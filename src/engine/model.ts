@@ -26,6 +26,11 @@ export interface LoadOptions {
   prefixCacheBytes?: number;
   /** Override the context length the model declares. */
   contextLength?: number;
+  /**
+   * CPU backend: streams (one thread each) every matmul is split over (default: the number of
+   * cores, at most 4; 1 disables the split).
+   */
+  cpuStreams?: number;
   /** Compute dtype (default: float32 on CPU, float16 on GPUs). */
   dtype?: 'float32' | 'float16' | 'bfloat16';
 }
@@ -285,6 +290,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
           files: resolved.files,
           config,
           dtype: options.dtype,
+          cpuStreams: options.cpuStreams ?? (Number(process.env.MLX_NATIVE_CPU_STREAMS) || undefined),
           maxBatch: options.maxBatch,
           prefillChunk: options.prefillChunk,
           kvBudgetBytes: options.kvBudgetBytes,
