@@ -221,11 +221,21 @@ bool Scheduler::admit(Sequence& seq) {
 }
 
 void Scheduler::prefill_step() {
-  if (waiting_.empty() || int(active_.size()) >= options_.max_batch) return;
-  Sequence& seq = *waiting_.front();
-  if (!seq.cache && !admit(seq)) return;
+  // One step prefills at most `prefill_chunk` prompt tokens, spread over as many waiting
+  // requests (in arrival order) as they cover: many short prompts start together, a long one
+  // takes several steps with a decode step between its chunks.
+  int budget = options_.prefill_chunk;
+  while (budget > 0 && !waiting_.empty() && int(active_.size()) < options_.max_batch) {
+    Sequence& seq = *waiting_.front();
+    if (!seq.cache && !admit(seq)) return;
+    const int n = std::min<int>(budget, int(seq.request.prompt.size()) - seq.prefilled);
+    budget -= n;
+    if (!run_prefill_chunk(seq, n)) return;  // mid-prompt (budget spent) or failed
+  }
+}
+
+bool Scheduler::run_prefill_chunk(Sequence& seq, int n) {
   const auto& prompt = seq.request.prompt;
-  const int n = std::min<int>(options_.prefill_chunk, int(prompt.size()) - seq.prefilled);
   try {
     mx::array chunk(prompt.data() + seq.prefilled, {1, n}, mx::int32);
     auto logits = model_->forward(chunk, {&*seq.cache});
@@ -233,7 +243,7 @@ void Scheduler::prefill_step() {
     if (seq.prefilled < int(prompt.size())) {
       mx::eval(seq.cache->state());  // only the cache: the logits of a middle chunk are unused
       mx::clear_cache();
-      return;
+      return false;
     }
     auto row = mx::reshape(logits, {-1});
     seq.pending = seq.sampler.sample(row, penalty_tokens(seq));
@@ -243,7 +253,7 @@ void Scheduler::prefill_step() {
     waiting_.pop_front();
     const auto* ee = dynamic_cast<const EngineError*>(&e);
     fail(*owned, ee ? ee->code() : "MLX_ERROR", std::string("[prefill] ") + e.what());
-    return;
+    return false;
   }
   auto owned = std::move(waiting_.front());
   waiting_.pop_front();
@@ -254,6 +264,7 @@ void Scheduler::prefill_step() {
   } else {
     finish(*owned, reason);
   }
+  return true;
 }
 
 void Scheduler::cancel(uint64_t id) {

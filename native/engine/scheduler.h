@@ -25,8 +25,8 @@ struct GenerateRequest {
 };
 
 struct SchedulerOptions {
-  int max_batch = 16;                        // sequences decoded together
-  int prefill_chunk = 0;                     // prompt tokens per prefill step (0: auto)
+  int max_batch = 16;     // sequences decoded together
+  int prefill_chunk = 0;  // prompt tokens prefilled per step, over one or more requests (0: auto)
   size_t kv_budget = size_t(2) << 30;        // bytes of KV cache for running sequences
   size_t prefix_budget = size_t(512) << 20;  // bytes of KV kept for prefix reuse
 };
@@ -63,6 +63,9 @@ class Scheduler : public Worker {
 
   void decode_step();
   void prefill_step();
+  // Prefills the next n prompt tokens of the front waiting sequence; true once its first token
+  // is out (it moved to the batch or finished).
+  bool run_prefill_chunk(Sequence& seq, int n);
   bool admit(Sequence& seq);
   // Reads `seq.pending`, delivers it; returns the finish reason or "" to go on.
   std::string deliver(Sequence& seq);
