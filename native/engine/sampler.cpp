@@ -54,7 +54,7 @@ SampleResult Sampler::sample(const mx::array& logits_in, const std::optional<mx:
     return *logprobs;
   };
 
-  SampleResult out{mx::array(0)};
+  SampleResult out(mx::array(0));
   if (p.greedy()) {
     out.token = mx::argmax(logits, 0, true);
   } else {

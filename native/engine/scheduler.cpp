@@ -55,7 +55,7 @@ void Scheduler::submit(GenerateRequest request) {
   if (request.max_tokens < 1)
     throw EngineError("INVALID_ARGUMENT", "[generate] maxTokens must be at least 1");
   Sampler sampler(request.sampling, c.vocab_size);  // validates logit bias ids
-  auto seq = std::make_unique<Sequence>(Sequence{std::move(request), std::move(sampler)});
+  auto seq = std::make_unique<Sequence>(std::move(request), std::move(sampler));
   seq->submitted = Clock::now();
   size_t need = model_->kv_bytes_per_token() *
                 (((seq->request.prompt.size() + seq->request.max_tokens) / KVCache::kStep + 1) *
@@ -107,7 +107,7 @@ void Scheduler::decode_step() {
     if (plain) {
       auto tokens = mx::astype(mx::argmax(logits, 1), mx::int32);
       auto rows = B == 1 ? std::vector<mx::array>{tokens} : mx::split(tokens, B, 0);
-      for (auto& r : rows) next.push_back(SampleResult{r});
+      for (auto& r : rows) next.emplace_back(r);
     } else {
       for (int b = 0; b < B; ++b) {
         auto row = mx::reshape(mx::slice(logits, {b, 0}, {b + 1, logits.shape(1)}), {-1});

@@ -50,6 +50,7 @@ class Scheduler : public Worker {
  private:
   using Clock = std::chrono::steady_clock;
   struct Sequence {
+    Sequence(GenerateRequest r, Sampler s) : request(std::move(r)), sampler(std::move(s)) {}
     GenerateRequest request;
     Sampler sampler;
     std::optional<KVCache> cache;
