@@ -35,6 +35,7 @@ struct SamplingParams {
 };
 
 struct SampleResult {
+  explicit SampleResult(mx::array t) : token(std::move(t)) {}
   mx::array token;                        // [1] int32
   std::optional<mx::array> logprob;       // [1] float32, chosen token
   std::optional<mx::array> top_ids;       // [k] int32
