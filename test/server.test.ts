@@ -187,6 +187,20 @@ describe('text completions', () => {
     expect(batchOfOne.status).toBe(200);
   });
 
+  it('keeps generating past end-of-sequence with the ignore_eos extension', async () => {
+    const messages = [{ role: 'user' as const, content: 'What is the capital of France?' }];
+    const ends = await request(server.url, 'POST', '/v1/chat/completions', { body: { model: MODEL, messages, max_tokens: 24, temperature: 0 } });
+    const endsBody = ends.json() as { choices: { finish_reason: string }[]; usage: { completion_tokens: number } };
+    expect(endsBody.choices[0].finish_reason).toBe('stop');
+    expect(endsBody.usage.completion_tokens).toBeLessThan(24);
+    const res = await request(server.url, 'POST', '/v1/chat/completions', {
+      body: { model: MODEL, messages, max_tokens: 24, temperature: 0, ignore_eos: true },
+    });
+    const body = res.json() as { choices: { finish_reason: string }[]; usage: { completion_tokens: number } };
+    expect(body.choices[0].finish_reason).toBe('length');
+    expect(body.usage.completion_tokens).toBe(24);
+  });
+
   it('stops at a stop string and strips it', async () => {
     const res = await client.completions.create({ model: MODEL, prompt: COUNTING, max_tokens: 8, temperature: 0, stop: [' 6'] });
     assertSchema('CreateCompletionResponse', res);

@@ -35,6 +35,7 @@ export function toGenerateOptions(
   if (body.frequency_penalty != null) options.frequencyPenalty = body.frequency_penalty;
   if (body.presence_penalty != null) options.presencePenalty = body.presence_penalty;
   if (body.repetition_penalty != null) options.repetitionPenalty = body.repetition_penalty;
+  if (body.ignore_eos != null) options.ignoreEos = body.ignore_eos;
   // OpenAI seeds are any int64; the engine takes non-negative ones. Fold negatives over.
   if (body.seed != null) options.seed = body.seed < 0 ? body.seed + Number.MAX_SAFE_INTEGER + 1 : body.seed;
   if (body.stop != null) options.stop = body.stop;

@@ -64,6 +64,8 @@ const common = {
   frequency_penalty: num(-2, 2),
   presence_penalty: num(-2, 2),
   repetition_penalty: z.number().min(0.01).max(10).nullish(),
+  /** Extension (as vLLM's): keep generating past end-of-sequence tokens, for benchmarks. */
+  ignore_eos: z.boolean().nullish(),
   seed: z.int().nullish(),
   stop: z
     .union([z.string().min(1), z.array(z.string().min(1)).max(16)])
