@@ -1,9 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { existsSync } from 'node:fs';
 import { mkdtemp, open, writeFile, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readGgufMetadata, ggufToHfConfig, type GgufMetadata } from '../src/engine/gguf.js';
 import { Tokenizer } from '../src/engine/tokenizer.js';
 import { StreamDecoder, type Detokenizer } from '../src/engine/stream-decoder.js';
@@ -11,9 +9,7 @@ import { StopMatcher } from '../src/engine/stop-matcher.js';
 import { ChatTemplate, CHATML_TEMPLATE } from '../src/engine/chat-template.js';
 import type { ChatMessage } from '../src/engine/types.js';
 
-const FIXTURE = fileURLToPath(new URL('../models/SmolLM2-135M-Instruct.Q4_1.gguf', import.meta.url));
-const haveFixture = existsSync(FIXTURE);
-if (!haveFixture) console.warn(`[tokenizer.test] ${FIXTURE} missing: fixture tests skipped (run scripts/fetch-fixtures.mjs)`);
+import { FIXTURE } from './helpers/fixture.js'; // fails with instructions when the model is missing
 
 /** Deterministic PRNG so failures reproduce. */
 function rng(seed: number): () => number {
@@ -37,7 +33,7 @@ const TEXTS = [
   'def f(x):\n    return x ** 2  # square\n',
 ];
 
-describe.skipIf(!haveFixture)('GGUF metadata (SmolLM2 fixture)', () => {
+describe('GGUF metadata (SmolLM2 fixture)', () => {
   let meta: GgufMetadata;
   beforeAll(async () => {
     meta = await readGgufMetadata(FIXTURE);
@@ -70,7 +66,7 @@ describe.skipIf(!haveFixture)('GGUF metadata (SmolLM2 fixture)', () => {
   });
 });
 
-describe.skipIf(!haveFixture)('GGUF corruption → INVALID_MODEL', () => {
+describe('GGUF corruption → INVALID_MODEL', () => {
   let dir: string;
   let head: Buffer;
   beforeAll(async () => {
@@ -112,7 +108,7 @@ describe.skipIf(!haveFixture)('GGUF corruption → INVALID_MODEL', () => {
   });
 });
 
-describe.skipIf(!haveFixture)('Tokenizer (SmolLM2 from GGUF)', () => {
+describe('Tokenizer (SmolLM2 from GGUF)', () => {
   let meta: GgufMetadata;
   let tok: Tokenizer;
   beforeAll(async () => {
