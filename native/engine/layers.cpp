@@ -136,11 +136,17 @@ mx::array Linear::apply(const mx::array& x, mx::StreamOrDevice s) const {
   return bias ? mx::add(y, *bias, s) : y;
 }
 
+std::vector<mx::array> Linear::arrays() const {
+  std::vector<mx::array> out{weight};
+  for (const auto* a : {&scales, &biases, &bias}) {
+    if (*a) out.push_back(**a);
+  }
+  return out;
+}
+
 size_t Linear::nbytes() const {
-  size_t n = weight.nbytes();
-  if (scales) n += scales->nbytes();
-  if (biases) n += biases->nbytes();
-  if (bias) n += bias->nbytes();
+  size_t n = 0;
+  for (const auto& a : arrays()) n += a.nbytes();
   return n;
 }
 

@@ -29,6 +29,8 @@ struct Linear {
   mx::array operator()(const mx::array& x) const;
   bool quantized() const { return bits > 0; }
   size_t nbytes() const;
+  // The arrays this layer holds (to evaluate them).
+  std::vector<mx::array> arrays() const;
 
   // Splits the output rows into one shard per stream; each shard's matmul then runs on its own
   // stream (on the CPU backend each stream has its own thread). Shards share the weights' memory.

@@ -24,6 +24,24 @@ mx::array take_vector(WeightMap& w, const std::string& name, mx::Dtype dtype) {
   return a;
 }
 
+// Every array a decoder layer holds, to evaluate it at load.
+std::vector<mx::array> layer_arrays(const DecoderLayer& L) {
+  std::vector<mx::array> out;
+  auto add = [&](const Linear& l) {
+    for (auto& a : l.arrays()) out.push_back(a);
+  };
+  out.push_back(L.attn_norm);
+  out.push_back(L.mlp_norm);
+  if (L.q_norm) out.push_back(*L.q_norm);
+  if (L.k_norm) out.push_back(*L.k_norm);
+  add(L.o);
+  add(L.down);
+  for (const auto* l : {&L.qkv, &L.q, &L.k, &L.v, &L.gate_up, &L.gate, &L.up}) {
+    if (*l) add(**l);
+  }
+  return out;
+}
+
 void validate(const ModelConfig& c) {
   auto positive = [](int v, const char* name) {
     if (v <= 0)
@@ -130,32 +148,16 @@ std::unique_ptr<Model> Model::load(const ModelSpec& spec,
   if (rs.type == "linear" && rs.factor > 0) model->rope_scale_ = 1.0f / rs.factor;
 
   // Evaluate layer by layer, so loading reports progress and peak memory stays low.
-  std::vector<mx::array> head{model->embed_.table.weight, model->norm_};
+  std::vector<mx::array> head = model->embed_.table.arrays();
+  head.push_back(model->norm_);
+  if (model->lm_head_) {
+    auto h = model->lm_head_->arrays();
+    head.insert(head.end(), h.begin(), h.end());
+  }
   mx::eval(head);
   for (int i = 0; i < c.num_layers; ++i) {
-    const DecoderLayer& L = model->layers_[i];
-    std::vector<mx::array> arrays{L.attn_norm, L.mlp_norm, L.o.weight, L.down.weight};
-    auto add = [&](const std::optional<Linear>& l) {
-      if (!l) return;
-      arrays.push_back(l->weight);
-      if (l->scales) arrays.push_back(*l->scales);
-      if (l->biases) arrays.push_back(*l->biases);
-      if (l->bias) arrays.push_back(*l->bias);
-    };
-    add(L.qkv), add(L.q), add(L.k), add(L.v), add(L.gate_up), add(L.gate), add(L.up);
-    add(L.o), add(L.down);
-    if (L.q_norm) arrays.push_back(*L.q_norm), arrays.push_back(*L.k_norm);
-    mx::eval(arrays);
+    mx::eval(layer_arrays(model->layers_[i]));
     progress(0.1 + 0.9 * (i + 1) / c.num_layers);
-  }
-  if (model->embed_.table.scales) mx::eval({*model->embed_.table.scales});
-  if (model->embed_.table.biases) mx::eval({*model->embed_.table.biases});
-  if (model->lm_head_) {
-    std::optional<Linear> h = model->lm_head_;
-    std::vector<mx::array> arrays{h->weight};
-    if (h->scales) arrays.push_back(*h->scales);
-    if (h->biases) arrays.push_back(*h->biases);
-    mx::eval(arrays);
   }
   model->shard_matmuls(spec.cpu_streams);
   // The norms add a little; parameters of norms are counted for completeness.

@@ -157,8 +157,8 @@ std::string Scheduler::deliver(Sequence& seq) {
   if (r.logprob) {
     e.set("logprob", std::vector<float>{r.logprob->item<float>()});
     if (r.top_ids) {
-      auto ids = mx::astype(*r.top_ids, mx::int32);
-      auto vals = mx::astype(*r.top_logprobs, mx::float32);
+      const mx::array& ids = *r.top_ids;        // int32 (Sampler)
+      const mx::array& vals = *r.top_logprobs;  // float32, like the logits
       mx::eval({ids, vals});
       e.set("topIds", std::vector<int32_t>(ids.data<int32_t>(), ids.data<int32_t>() + ids.size()));
       e.set("topLogprobs",

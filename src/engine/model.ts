@@ -103,6 +103,8 @@ export class Model {
   #thread: EngineThread;
   #queued = 0;
   #active = 0;
+  /** BOS id that text prompts start with, when the tokenizer adds one (Llama-style post-processor). */
+  #bos: number | undefined;
 
   /** @internal use loadModel() */
   constructor(thread: EngineThread, info: ModelInfo, name: string, tokenizer: Tokenizer, chatTemplate: ChatTemplate) {
@@ -111,6 +113,10 @@ export class Model {
     this.name = name;
     this.tokenizer = tokenizer;
     this.chatTemplate = chatTemplate;
+    const bos = tokenizer.bosTokenId;
+    // Tokenizers that add BOS do it in their post-processor; encode() adds no specials.
+    const adds = bos !== undefined && tokenizer.encode('a', { addSpecialTokens: true })[0] === bos;
+    this.#bos = info.format === 'mlx' && adds ? bos : undefined;
   }
 
   /** Token ids of `text` (no chat template, no BOS). */
@@ -139,9 +145,7 @@ export class Model {
     let ids: number[];
     if (typeof prompt === 'string') {
       ids = this.tokenizer.encode(prompt);
-      if (this.tokenizer.bosTokenId !== undefined && this.info.format === 'mlx' && this.#addsBos()) {
-        ids.unshift(this.tokenizer.bosTokenId);
-      }
+      if (this.#bos !== undefined) ids.unshift(this.#bos);
     } else if (Array.isArray(prompt)) {
       ids = [...prompt];
     } else {
@@ -188,11 +192,6 @@ export class Model {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
-  }
-
-  #addsBos(): boolean {
-    // Tokenizers that add BOS (Llama) do it in their post-processor; encode() adds no specials.
-    return this.tokenizer.encode('a', { addSpecialTokens: true })[0] === this.tokenizer.bosTokenId;
   }
 
   #start(ids: number[], o: GenerateOptions): Generation {
