@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setupJson } from './setup-json.mjs';
 import { setupMlx } from './setup-mlx.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,6 +44,7 @@ requireTool(
 );
 
 const { mlxDir } = setupMlx();
+const jsonInclude = setupJson();
 const cmakeJs = join(dirname(createRequire(import.meta.url).resolve('cmake-js/package.json')), 'bin', 'cmake-js');
 // A prebuilt binary looks for libmlx only beside itself; a source build also where MLX is.
 // Switching between the two needs a fresh configure.
@@ -55,6 +57,7 @@ const args = [
   '--directory',
   root,
   `--CDMLX_DIR=${join(mlxDir, 'share', 'cmake', 'MLX')}`,
+  `--CDNLOHMANN_JSON_INCLUDE_DIR=${jsonInclude}`,
   `--CDMLX_NATIVE_PREBUILD=${mode === 'prebuild' ? 'ON' : 'OFF'}`,
 ];
 if (process.env.MLX_NATIVE_DEBUG === '1') args.push('--debug');

@@ -1,5 +1,5 @@
 export { MlxNativeError, type ErrorCode } from './errors.js';
-export { Runtime, type DeviceInfo, type QuantizedMatmulResult } from './runtime.js';
+export { Runtime, type DeviceInfo } from './runtime.js';
 export { loadModel, Model, type LoadOptions, type ModelStats, type EngineCounters } from './engine/model.js';
 export { Generation } from './engine/generation.js';
 export { Tokenizer } from './engine/tokenizer.js';

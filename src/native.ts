@@ -1,6 +1,7 @@
 /**
  * Loads the native addon and declares its whole surface. Nothing else in TypeScript sees an
- * untyped native value.
+ * untyped native value: events from the engine thread are the discriminated union
+ * `NativeEvent` (their fields are named in native/addon/event_js.cpp).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,15 +9,120 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MlxNativeError } from './errors.js';
 
-/** An event from the engine thread; which fields are present depends on the command. */
-export interface NativeEvent {
-  id: number;
-  type: 'result' | 'error' | 'progress' | 'tokens' | 'done';
-  code?: string;
-  message?: string;
-  progress?: number;
-  [field: string]: unknown;
+export interface NativeDeviceFields {
+  backend: 'cpu' | 'cuda' | 'metal' | 'gpu';
+  device: 'cpu' | 'gpu';
+  deviceName: string;
+  mlxVersion: string;
 }
+
+export interface NativeMemoryFields {
+  activeMemory: number;
+  peakMemory: number;
+  cacheMemory: number;
+}
+
+export interface NativeTokensEvent {
+  id: number;
+  type: 'tokens';
+  tokens: Int32Array;
+  /** Per token, when logprobs were asked for. */
+  logprobs?: Float32Array;
+  /** k per token, when top logprobs were asked for. */
+  topIds?: Int32Array;
+  topLogprobs?: Float32Array;
+}
+
+export interface NativeDoneEvent {
+  id: number;
+  type: 'done';
+  finishReason: 'stop' | 'length' | 'abort';
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  timeToFirstTokenMs: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  totalMs: number;
+}
+
+export interface NativeErrorEvent {
+  id: number;
+  type: 'error';
+  code: string;
+  message: string;
+}
+
+export interface NativeProgressEvent {
+  id: number;
+  type: 'progress';
+  progress: number;
+}
+
+export interface NativeDeviceEvent extends NativeDeviceFields, NativeMemoryFields {
+  id: number;
+  type: 'device';
+}
+
+export interface NativeLoadedEvent extends NativeDeviceFields, NativeMemoryFields {
+  id: number;
+  type: 'loaded';
+  /** The registry family the config's model_type resolved to. */
+  family: string;
+  modelType: string;
+  quantization: string;
+  dtype: string;
+  vocabSize: number;
+  contextLength: number;
+  numLayers: number;
+  hiddenSize: number;
+  streams: number;
+  parameterCount: number;
+  weightBytes: number;
+  kvBytesPerToken: number;
+}
+
+export interface NativeStatsEvent extends NativeMemoryFields {
+  id: number;
+  type: 'stats';
+  activeSequences: number;
+  waitingRequests: number;
+  kvReservedBytes: number;
+  prefixCacheBytes: number;
+  prefixCacheHits: number;
+  prefixCacheTokens: number;
+  decodeSteps: number;
+}
+
+export interface NativeConvertedEvent {
+  id: number;
+  type: 'converted';
+  /** Module paths kept quantized, with their bits and group sizes. */
+  quantizedNames: string[];
+  bits: Int32Array;
+  groupSizes: Int32Array;
+}
+
+/** Results of the test diagnostics (quantizedMatmul, busy); not part of the public API. */
+export interface NativeDiagnosticEvent extends NativeDeviceFields {
+  id: number;
+  type: 'diagnostic';
+  values: Float32Array;
+  checksum: number;
+}
+
+export type NativeEvent =
+  | NativeTokensEvent
+  | NativeDoneEvent
+  | NativeErrorEvent
+  | NativeProgressEvent
+  | NativeDeviceEvent
+  | NativeLoadedEvent
+  | NativeStatsEvent
+  | NativeConvertedEvent
+  | NativeDiagnosticEvent;
+
+export type NativeEventType = NativeEvent['type'];
 
 export interface NativeQuantizedMatmul {
   m: number;
@@ -28,9 +134,47 @@ export interface NativeQuantizedMatmul {
   w: Float32Array;
 }
 
-/** Model description handed to the engine thread (see src/engine/model-spec.ts). */
+/** What the engine thread loads: the model's own config.json text is its one configuration. */
 export interface NativeModelSpec {
-  [key: string]: unknown;
+  format: 'gguf' | 'mlx';
+  files: string[];
+  configJson: string;
+  dtype?: 'float32' | 'float16' | 'bfloat16';
+  contextLength?: number;
+  cpuStreams?: number;
+  maxBatch?: number;
+  prefillChunk?: number;
+  kvBudgetBytes?: number;
+  prefixCacheBytes?: number;
+}
+
+/** A generation request; absent fields take the engine's defaults. */
+export interface NativeGenerateRequest {
+  prompt: Int32Array;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  repetitionContextSize?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  logitBiasIds?: Int32Array;
+  logitBiasValues?: Float32Array;
+  seed?: number;
+  /** -1 or absent: none; 0: the chosen token's; k: with k alternatives. */
+  logprobs?: number;
+  eosTokenIds?: Int32Array;
+}
+
+export interface NativeConvertRequest {
+  file: string;
+  outFile: string;
+  dtype: string;
+  numHeads: number;
+  numKvHeads: number;
+  unpermuteQk: boolean;
 }
 
 /** The native `Engine` class: one engine thread. Every method enqueues and returns at once. */
@@ -38,35 +182,14 @@ export interface NativeEngine {
   deviceInfo(id: number): void;
   quantizedMatmul(id: number, options: NativeQuantizedMatmul): void;
   busy(id: number, n: number, iterations: number): void;
-  convertGguf(
-    id: number,
-    options: { file: string; outFile: string; dtype: string; numHeads: number; numKvHeads: number; unpermuteQk: boolean },
-  ): void;
+  convertGguf(id: number, options: NativeConvertRequest): void;
   loadModel(id: number, spec: NativeModelSpec): void;
   generate(id: number, request: NativeGenerateRequest): void;
-  modelCommand(id: number, command: string, args?: Record<string, unknown>): void;
+  modelCommand(id: number, command: 'stats' | 'clearPrefixCache'): void;
   cancel(id: number): void;
   ref(): void;
   unref(): void;
   dispose(): void;
-}
-
-export interface NativeGenerateRequest {
-  prompt: Int32Array;
-  maxTokens: number;
-  temperature: number;
-  topP: number;
-  topK: number;
-  minP: number;
-  repetitionPenalty: number;
-  repetitionContextSize: number;
-  presencePenalty: number;
-  frequencyPenalty: number;
-  logitBiasIds: Int32Array;
-  logitBiasValues: Float32Array;
-  seed: number;
-  logprobs: number;
-  eosTokenIds: Int32Array;
 }
 
 export interface NativeAddon {

@@ -6,9 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MlxNativeError, Runtime } from '../src/index.js';
 import { MLX_VERSION } from '../scripts/mlx-version.mjs';
+import { Diagnostics } from './helpers/diagnostics.js';
 
 const rt = new Runtime();
-afterAll(() => rt.dispose());
+const diag = new Diagnostics();
+afterAll(() => {
+  rt.dispose();
+  diag.dispose();
+});
 
 /** Deterministic pseudo-random numbers (LCG), independent of MLX. */
 function lcg(seed: number): () => number {
@@ -44,7 +49,7 @@ describe('runtime', () => {
         }
       }
     }
-    const res = await rt.quantizedMatmul({ m, n, k, x, w, bits, groupSize });
+    const res = await diag.quantizedMatmul({ m, n, k, x, w, bits, groupSize });
     expect(res.y).toBeInstanceOf(Float32Array);
     expect(res.y.length).toBe(m * n);
     for (let i = 0; i < m; i++) {
@@ -62,7 +67,7 @@ describe('runtime', () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
     const started = performance.now();
-    await rt.busy(384, 30);
+    await diag.busy(384, 30);
     const elapsed = performance.now() - started;
     clearInterval(timer);
     h.disable();
@@ -73,7 +78,7 @@ describe('runtime', () => {
 
   it('turns MLX exceptions into MlxNativeError with a code at the caller stack', async () => {
     const x = new Float32Array(64), w = new Float32Array(128);
-    const err = await rt.quantizedMatmul({ m: 1, n: 2, k: 64, x, w, groupSize: 7 }).catch((e) => e);
+    const err = await diag.quantizedMatmul({ m: 1, n: 2, k: 64, x, w, groupSize: 7 }).catch((e) => e);
     expect(err).toBeInstanceOf(MlxNativeError);
     expect(err.code).toBe('MLX_ERROR');
     expect(err.message).toMatch(/\[quantize\]/);
@@ -82,20 +87,23 @@ describe('runtime', () => {
 
   it('rejects bad arguments synchronously with INVALID_ARGUMENT', async () => {
     const bad = { m: 1, n: 1, k: 64, x: [1, 2] as unknown as Float32Array, w: new Float32Array(64) };
-    await expect(rt.quantizedMatmul(bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(diag.quantizedMatmul(bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     const wrongSize = { m: 2, n: 1, k: 64, x: new Float32Array(64), w: new Float32Array(64) };
-    await expect(rt.quantizedMatmul(wrongSize)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(diag.quantizedMatmul(wrongSize)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('fails pending work with DISPOSED when disposed mid-computation', async () => {
-    const other = new Runtime();
+    const other = new Diagnostics();
     const busy = other.busy(512, 200);
-    const queued = other.deviceInfo();
+    const queued = other.busy(8, 1);
     await new Promise((r) => setTimeout(r, 20));
     other.dispose();
     await expect(busy).rejects.toMatchObject({ code: 'DISPOSED' });
     await expect(queued).rejects.toMatchObject({ code: 'DISPOSED' });
-    await expect(other.deviceInfo()).rejects.toMatchObject({ code: 'DISPOSED' });
+    await expect(other.busy(8, 1)).rejects.toMatchObject({ code: 'DISPOSED' });
+    const runtime = new Runtime();
+    runtime.dispose();
+    await expect(runtime.deviceInfo()).rejects.toMatchObject({ code: 'DISPOSED' });
   });
 
   it('supports await using', async () => {

@@ -19,13 +19,6 @@ std::vector<float> float_array(const Napi::Object& obj, const char* key) {
   return std::vector<float>(arr.Data(), arr.Data() + arr.ElementLength());
 }
 
-Event result_event(uint64_t id) {
-  Event e;
-  e.id = id;
-  e.type = Event::Type::Result;
-  return e;
-}
-
 }  // namespace
 
 Napi::Function EngineWrap::define(Napi::Env env) {
@@ -79,11 +72,7 @@ void EngineWrap::post(const Napi::CallbackInfo& info, uint64_t id, Engine::Task 
 
 Napi::Value EngineWrap::device_info(const Napi::CallbackInfo& info) {
   uint64_t id = arg_id(info, 0);
-  post(info, id, [id](Engine& engine) {
-    Event e = result_event(id);
-    describe_device(e);
-    engine.sink().push(std::move(e));
-  });
+  post(info, id, [id](Engine& engine) { engine.emit(id, DeviceEvent{mlxn::device_info(), memory_info()}); });
   return info.Env().Undefined();
 }
 
@@ -100,11 +89,8 @@ Napi::Value EngineWrap::quantized_matmul(const Napi::CallbackInfo& info) {
   req.group_size = arg_int(opts, "groupSize", 64);
   req.x = float_array(opts, "x");
   req.w = float_array(opts, "w");
-  post(info, id, [id, req = std::move(req)](Engine& engine) {
-    Event e = result_event(id);
-    mlxn::quantized_matmul(req, e);
-    engine.sink().push(std::move(e));
-  });
+  post(info, id,
+       [id, req = std::move(req)](Engine& engine) { engine.emit(id, mlxn::quantized_matmul(req)); });
   return info.Env().Undefined();
 }
 
@@ -115,10 +101,7 @@ Napi::Value EngineWrap::busy(const Napi::CallbackInfo& info) {
   int n = info[1].As<Napi::Number>().Int32Value();
   int iterations = info[2].As<Napi::Number>().Int32Value();
   post(info, id, [id, n, iterations](Engine& engine) {
-    Event e = result_event(id);
-    busy_matmul(
-        n, iterations, [&engine] { return engine.stopping(); }, e);
-    engine.sink().push(std::move(e));
+    engine.emit(id, busy_matmul(n, iterations, [&engine] { return engine.stopping(); }));
   });
   return info.Env().Undefined();
 }
@@ -140,11 +123,8 @@ Napi::Value EngineWrap::convert_gguf(const Napi::CallbackInfo& info) {
   req.num_heads = arg_int(o, "numHeads", 0);
   req.num_kv_heads = arg_int(o, "numKvHeads", 0);
   req.unpermute_qk = o.Get("unpermuteQk").ToBoolean().Value();
-  post(info, id, [id, req = std::move(req)](Engine& engine) {
-    Event e = result_event(id);
-    mlxn::convert_gguf(req, e);
-    engine.sink().push(std::move(e));
-  });
+  post(info, id,
+       [id, req = std::move(req)](Engine& engine) { engine.emit(id, mlxn::convert_gguf(req)); });
   return info.Env().Undefined();
 }
 

@@ -1,40 +1,9 @@
 #include "event_sink.h"
 
+#include "event_js.h"
+
 namespace mlxn {
 
-namespace {
-
-Napi::Value to_js(Napi::Env env, const Field& field) {
-  if (auto* d = std::get_if<double>(&field)) return Napi::Number::New(env, *d);
-  if (auto* s = std::get_if<std::string>(&field)) return Napi::String::New(env, *s);
-  if (auto* f = std::get_if<std::vector<float>>(&field)) {
-    auto arr = Napi::Float32Array::New(env, f->size());
-    std::copy(f->begin(), f->end(), arr.Data());
-    return arr;
-  }
-  const auto& v = std::get<std::vector<int32_t>>(field);
-  auto arr = Napi::Int32Array::New(env, v.size());
-  std::copy(v.begin(), v.end(), arr.Data());
-  return arr;
-}
-
-const char* type_name(Event::Type t) {
-  switch (t) {
-    case Event::Type::Result:
-      return "result";
-    case Event::Type::Error:
-      return "error";
-    case Event::Type::Progress:
-      return "progress";
-    case Event::Type::Tokens:
-      return "tokens";
-    case Event::Type::Done:
-      return "done";
-  }
-  return "unknown";
-}
-
-}  // namespace
 
 std::shared_ptr<JsEventSink> JsEventSink::create(Napi::Env env, Napi::Function callback) {
   auto sink = std::make_shared<JsEventSink>();
@@ -82,19 +51,7 @@ void JsEventSink::deliver(Napi::Env env, Napi::Function callback) {
   }
   if (events.empty()) return;
   auto arr = Napi::Array::New(env, events.size());
-  for (size_t i = 0; i < events.size(); ++i) {
-    const Event& e = events[i];
-    auto obj = Napi::Object::New(env);
-    obj.Set("id", Napi::Number::New(env, static_cast<double>(e.id)));
-    obj.Set("type", type_name(e.type));
-    if (e.type == Event::Type::Error) {
-      obj.Set("code", e.code);
-      obj.Set("message", e.message);
-    }
-    if (e.type == Event::Type::Progress) obj.Set("progress", e.progress);
-    for (const auto& [key, value] : e.fields) obj.Set(key, to_js(env, value));
-    arr.Set(i, obj);
-  }
+  for (size_t i = 0; i < events.size(); ++i) arr.Set(i, event_to_js(env, events[i]));
   callback.Call({arr});
 }
 

@@ -3,7 +3,7 @@
 
 #include <napi.h>
 
-#include "engine/model_config.h"
+#include "engine/model.h"
 #include "engine/scheduler.h"
 
 namespace mlxn {

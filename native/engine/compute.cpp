@@ -9,7 +9,7 @@ namespace mx = mlx::core;
 
 namespace mlxn {
 
-void quantized_matmul(const QuantizedMatmulRequest& req, Event& out) {
+DiagnosticEvent quantized_matmul(const QuantizedMatmulRequest& req) {
   if (req.m <= 0 || req.n <= 0 || req.k <= 0) {
     throw EngineError("INVALID_ARGUMENT", "[quantized_matmul] m, n and k must be positive");
   }
@@ -22,11 +22,13 @@ void quantized_matmul(const QuantizedMatmulRequest& req, Event& out) {
   auto y = mx::quantized_matmul(x, q[0], q[1], q[2], true, req.group_size, req.bits);
   mx::eval(y);
   auto* data = y.data<float>();
-  out.set("y", std::vector<float>(data, data + y.size()));
-  describe_device(out);
+  DiagnosticEvent out;
+  out.values.assign(data, data + y.size());
+  out.device = device_info();
+  return out;
 }
 
-void busy_matmul(int n, int iterations, const std::function<bool()>& stop, Event& out) {
+DiagnosticEvent busy_matmul(int n, int iterations, const std::function<bool()>& stop) {
   if (n <= 0 || iterations <= 0)
     throw EngineError("INVALID_ARGUMENT", "[busy] n and iterations must be positive");
   auto a = mx::random::normal({n, n}, mx::float32, 0.0f, 1.0f / n, mx::random::key(0));
@@ -36,7 +38,10 @@ void busy_matmul(int n, int iterations, const std::function<bool()>& stop, Event
     acc = mx::matmul(acc, a);
     mx::eval(acc);
   }
-  out.set("checksum", static_cast<double>(mx::sum(acc).item<float>()));
+  DiagnosticEvent out;
+  out.checksum = double(mx::sum(acc).item<float>());
+  out.device = device_info();
+  return out;
 }
 
 }  // namespace mlxn

@@ -1,5 +1,5 @@
-// Small MLX computations run on the engine thread: a proof that the addon drives real MLX,
-// and a load generator for responsiveness tests.
+// Diagnostics for the tests, run on the engine thread: a proof that the addon drives real MLX,
+// and a load generator for responsiveness tests. Not part of the public API.
 #pragma once
 
 #include <functional>
@@ -17,11 +17,11 @@ struct QuantizedMatmulRequest {
   std::vector<float> w;  // n*k, row-major (y = x @ w^T)
 };
 
-// Quantizes w with mx::quantize, multiplies with mx::quantized_matmul, returns "y" (m*n).
-void quantized_matmul(const QuantizedMatmulRequest& req, Event& out);
+// Quantizes w with mx::quantize, multiplies with mx::quantized_matmul; `values` holds y (m*n).
+DiagnosticEvent quantized_matmul(const QuantizedMatmulRequest& req);
 
-// Runs `iterations` chained float32 matmuls of size n×n and returns their "checksum".
+// Runs `iterations` chained float32 matmuls of size n×n; `checksum` is their sum.
 // `stop()` is checked between iterations.
-void busy_matmul(int n, int iterations, const std::function<bool()>& stop, Event& out);
+DiagnosticEvent busy_matmul(int n, int iterations, const std::function<bool()>& stop);
 
 }  // namespace mlxn

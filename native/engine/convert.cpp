@@ -22,7 +22,7 @@ mx::array unpermute(const mx::array& a, int heads) {
 
 }  // namespace
 
-void convert_gguf(const ConvertRequest& req, Event& out) {
+ConvertedEvent convert_gguf(const ConvertRequest& req) {
   mx::GGUFLoad loaded;
   try {
     loaded = mx::load_gguf(req.gguf_file);
@@ -32,8 +32,7 @@ void convert_gguf(const ConvertRequest& req, Event& out) {
   }
   const mx::Dtype dtype = parse_dtype(req.dtype.empty() ? "float16" : req.dtype);
   std::unordered_map<std::string, mx::array> weights;
-  std::string names;
-  std::vector<int32_t> bits, groups;
+  ConvertedEvent out;
   for (auto& [gguf_name, array] : loaded.first) {
     std::string name = hf_name(gguf_name);
     if (name.empty()) continue;
@@ -56,9 +55,9 @@ void convert_gguf(const ConvertRequest& req, Event& out) {
     int groups_per_row = a.shape(-1);
     // GGUF's quantized types all use groups of 32 values.
     int group = 32, in_dims = groups_per_row * group;
-    names += module + "\n";
-    bits.push_back(w.shape(-1) * 32 / in_dims);
-    groups.push_back(group);
+    out.quantized_names.push_back(module);
+    out.bits.push_back(w.shape(-1) * 32 / in_dims);
+    out.group_sizes.push_back(group);
   }
   try {
     mx::save_safetensors(req.out_file, weights, {{"format", "mlx"}});
@@ -66,9 +65,7 @@ void convert_gguf(const ConvertRequest& req, Event& out) {
     throw EngineError("INVALID_ARGUMENT",
                       std::string("[convert] cannot write ") + req.out_file + ": " + e.what());
   }
-  out.set("quantizedNames", names);
-  out.set("bits", bits);
-  out.set("groupSizes", groups);
+  return out;
 }
 
 }  // namespace mlxn

@@ -16,7 +16,6 @@ struct ConvertRequest {
 };
 
 // Writes the weights with Hugging Face names, quantized weights kept as MLX affine triples.
-// Adds to `out`: "quantizedNames" (newline-separated module paths), "bits", "groupSizes".
-void convert_gguf(const ConvertRequest& req, Event& out);
+ConvertedEvent convert_gguf(const ConvertRequest& req);
 
 }  // namespace mlxn

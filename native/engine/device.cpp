@@ -2,9 +2,11 @@
 
 #include <mlx/backend/cuda/cuda.h>
 #include <mlx/backend/metal/metal.h>
-#include <mlx/mlx.h>
 
-namespace mx = mlx::core;
+#include <algorithm>
+#include <thread>
+
+#include "layers.h"
 
 namespace mlxn {
 
@@ -15,25 +17,39 @@ std::string backend_name() {
   return "gpu";
 }
 
-void describe_device(Event& out) {
+DeviceInfo device_info() {
   const auto& dev = mx::default_device();
-  out.set("backend", backend_name());
-  out.set("device", std::string(dev == mx::Device::cpu ? "cpu" : "gpu"));
-  out.set("mlxVersion", std::string(mx::version()));
-  std::string name = "cpu";
+  DeviceInfo d{backend_name(), dev == mx::Device::cpu ? "cpu" : "gpu", "cpu", mx::version()};
   for (const auto& [key, value] : mx::device_info(dev)) {
     if (key == "device_name" && std::holds_alternative<std::string>(value)) {
-      name = std::get<std::string>(value);
+      d.device_name = std::get<std::string>(value);
     }
   }
-  out.set("deviceName", name);
-  describe_memory(out);
+  return d;
 }
 
-void describe_memory(Event& out) {
-  out.set("activeMemory", static_cast<double>(mx::get_active_memory()));
-  out.set("peakMemory", static_cast<double>(mx::get_peak_memory()));
-  out.set("cacheMemory", static_cast<double>(mx::get_cache_memory()));
+MemoryInfo memory_info() {
+  return {double(mx::get_active_memory()), double(mx::get_peak_memory()),
+          double(mx::get_cache_memory())};
+}
+
+mx::Dtype compute_dtype(const std::string& requested) {
+  if (!requested.empty()) return parse_dtype(requested);
+  return mx::default_device() == mx::Device::cpu ? mx::float32 : mx::float16;
+}
+
+int default_prefill_chunk() {
+  return mx::default_device() == mx::Device::cpu ? 32 : 512;
+}
+
+std::vector<mx::Stream> matmul_streams(int requested) {
+  if (mx::default_device() != mx::Device::cpu) return {};
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  int n = requested > 0 ? requested : int(std::min(cores, 4u));
+  if (n < 2) return {};
+  std::vector<mx::Stream> streams{mx::default_stream(mx::Device::cpu)};
+  for (int i = 1; i < n; ++i) streams.push_back(mx::new_stream(mx::Device::cpu));
+  return streams;
 }
 
 }  // namespace mlxn

@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "errors.h"
+#include "scheduler.h"
 
 namespace mlxn {
 
@@ -49,17 +50,8 @@ void Engine::shutdown() {
   }
 }
 
-void Engine::set_worker(std::unique_ptr<Worker> worker) {
-  worker_ = std::move(worker);
-}
-
 void Engine::emit_error(uint64_t id, const std::string& code, const std::string& message) {
-  Event e;
-  e.id = id;
-  e.type = Event::Type::Error;
-  e.code = code;
-  e.message = message;
-  sink_->push(std::move(e));
+  emit(id, ErrorEvent{code, message});
 }
 
 void Engine::run_task(uint64_t id, Task& task) {
@@ -83,9 +75,10 @@ void Engine::run() {
     std::deque<uint64_t> cancels;
     {
       std::unique_lock<std::mutex> lock(mutex_);
+      // The predicate runs on this thread, so it may look at the scheduler.
       wake_.wait(lock, [&] {
         return stopping_ || !tasks_.empty() || !cancels_.empty() ||
-               (worker_ && worker_->has_work());
+               (scheduler_ && scheduler_->has_work());
       });
       if (stopping_) break;
       tasks.swap(tasks_);
@@ -94,16 +87,16 @@ void Engine::run() {
     // Tasks first: a cancel posted right after its request (an already-aborted signal) arrives in
     // the same batch and must find the request submitted, or it is lost.
     for (auto& [id, task] : tasks) run_task(id, task);
-    if (worker_) {
-      for (uint64_t id : cancels) worker_->cancel(id);
+    if (scheduler_) {
+      for (uint64_t id : cancels) scheduler_->cancel(id);
     }
-    if (worker_ && worker_->has_work()) {
+    if (scheduler_ && scheduler_->has_work()) {
       try {
-        worker_->step();
+        scheduler_->step();
       } catch (const std::exception& e) {
-        // A step failure the worker did not attribute to one request: fail them all.
+        // A step failure the scheduler did not attribute to one request: fail them all.
         emit_error(0, "INTERNAL", std::string("[scheduler] ") + e.what());
-        worker_->shutdown();
+        scheduler_->shutdown();
       }
     }
   }
@@ -114,12 +107,12 @@ void Engine::run() {
     rest.swap(tasks_);
   }
   for (auto& entry : rest) emit_error(entry.first, "DISPOSED", "[engine] engine was disposed");
-  if (worker_) {
+  if (scheduler_) {
     try {
-      worker_->shutdown();
+      scheduler_->shutdown();
     } catch (...) {
     }
-    worker_.reset();
+    scheduler_.reset();
   }
 }
 

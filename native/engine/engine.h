@@ -15,20 +15,9 @@
 
 namespace mlxn {
 
-class Engine;
-
-// Work that runs repeatedly on the engine thread while it has something to do (the scheduler).
-class Worker {
- public:
-  virtual ~Worker() = default;
-  virtual bool has_work() const = 0;
-  // One bounded unit of work (a decode step plus a prefill chunk). Must not block for long.
-  virtual void step() = 0;
-  // Cancellation requested from any thread; acted on at the next step.
-  virtual void cancel(uint64_t id) = 0;
-  // Called on the engine thread before it exits: finish every request with an abort.
-  virtual void shutdown() = 0;
-};
+class Scheduler;
+struct ModelSpec;
+struct SchedulerOptions;
 
 class Engine {
  public:
@@ -39,10 +28,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Thread-safe. Runs `task` on the engine thread; an exception it throws becomes an Error
-  // event for `id`. Returns false once the engine is shut down.
+  // Thread-safe. Runs `task` on the engine thread; an exception it throws becomes an ErrorEvent
+  // for `id`. Returns false once the engine is shut down.
   bool post(uint64_t id, Task task);
-  // Thread-safe. Forwards to the worker on the engine thread at its next step.
+  // Thread-safe. Forwards to the scheduler on the engine thread at its next step.
   void cancel(uint64_t id);
   // Thread-safe, idempotent. Aborts work in flight, drains nothing more, joins the thread.
   void shutdown();
@@ -51,17 +40,21 @@ class Engine {
   bool stopping() const { return stop_requested_.load(std::memory_order_relaxed); }
 
   // Engine thread only.
-  EventSink& sink() { return *sink_; }
-  void set_worker(std::unique_ptr<Worker> worker);
-  Worker* worker() { return worker_.get(); }
+  void emit(uint64_t id, EventPayload payload) { sink_->push(Event{id, std::move(payload)}); }
   void emit_error(uint64_t id, const std::string& code, const std::string& message);
+
+  // The model host (model_host.cpp), engine thread only. Loads a model and installs its
+  // scheduler (one model per engine), sending progress events to `id`.
+  LoadedEvent load_model(uint64_t id, const ModelSpec& spec, const SchedulerOptions& options);
+  // The loaded model's scheduler; throws DISPOSED when no model is loaded.
+  Scheduler& scheduler();
 
  private:
   void run();
   void run_task(uint64_t id, Task& task);
 
   std::shared_ptr<EventSink> sink_;
-  std::unique_ptr<Worker> worker_;  // engine thread only
+  std::unique_ptr<Scheduler> scheduler_;  // engine thread only
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -1,35 +1,82 @@
-// What the engine thread sends back to its host (the addon, or a native tool).
+// What the engine thread sends back to its host (the addon, or a native tool): one typed struct
+// per kind of event. Field names for JavaScript are written only in the addon.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
-#include <utility>
 #include <variant>
 #include <vector>
 
+#include "device.h"
+
 namespace mlxn {
 
-using Field = std::variant<double, std::string, std::vector<float>, std::vector<int32_t>>;
+// Generated tokens of one request (one per decode step; several when the host is slow).
+struct TokensEvent {
+  std::vector<int32_t> tokens;
+  std::vector<float> logprobs;      // per token, when asked
+  std::vector<int32_t> top_ids;     // k per token, when asked
+  std::vector<float> top_logprobs;  // k per token
+};
+
+// A generation ended.
+struct DoneEvent {
+  std::string finish_reason;  // "stop" | "length" | "abort"
+  int prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
+  double time_to_first_token_ms = 0, prefill_tokens_per_second = 0;
+  double decode_tokens_per_second = 0, total_ms = 0;
+};
+
+struct ErrorEvent {
+  std::string code, message;
+};
+
+struct ProgressEvent {
+  double fraction = 0;
+};
+
+struct DeviceEvent {
+  DeviceInfo device;
+  MemoryInfo memory;
+};
+
+// A model finished loading.
+struct LoadedEvent {
+  std::string family, model_type, quantization, dtype;
+  int vocab_size = 0, context_length = 0, num_layers = 0, hidden_size = 0, streams = 1;
+  double parameters = 0, weight_bytes = 0, kv_bytes_per_token = 0;
+  DeviceInfo device;
+  MemoryInfo memory;
+};
+
+// Scheduler counters.
+struct StatsEvent {
+  int active_sequences = 0, waiting_requests = 0;
+  double kv_reserved_bytes = 0, prefix_cache_bytes = 0, prefix_cache_hits = 0;
+  double prefix_cache_tokens = 0, decode_steps = 0;
+  MemoryInfo memory;
+};
+
+// A GGUF file converted to MLX safetensors.
+struct ConvertedEvent {
+  std::vector<std::string> quantized_names;  // module paths kept quantized
+  std::vector<int32_t> bits, group_sizes;    // per quantized module
+};
+
+// Results of the diagnostics the tests use (not part of the public API).
+struct DiagnosticEvent {
+  std::vector<float> values;  // quantized matmul: y, row-major
+  double checksum = 0;        // busy matmul
+  DeviceInfo device;
+};
+
+using EventPayload = std::variant<TokensEvent, DoneEvent, ErrorEvent, ProgressEvent, DeviceEvent,
+                                  LoadedEvent, StatsEvent, ConvertedEvent, DiagnosticEvent>;
 
 struct Event {
-  enum class Type : uint8_t {
-    Result,    // a command finished; `fields` holds its result
-    Error,     // a command or generation failed; `code` and `message`
-    Progress,  // loading progress in `progress` (0..1)
-    Tokens,    // generated tokens in `fields` ("tokens", optional logprobs)
-    Done,      // a generation finished; `fields` holds finish reason, usage, timings
-  };
-  uint64_t id = 0;
-  Type type = Type::Result;
-  std::string code;
-  std::string message;
-  double progress = 0;
-  std::vector<std::pair<std::string, Field>> fields;
-
-  Event& set(std::string key, Field value) {
-    fields.emplace_back(std::move(key), std::move(value));
-    return *this;
-  }
+  uint64_t id = 0;  // the request it belongs to; 0: every request (an engine failure)
+  EventPayload payload;
 };
 
 // Receives events on the engine thread. Must not block for long and must not call back into

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "errors.h"
+#include "kv_cache.h"
 
 namespace mlxn {
 
@@ -161,25 +162,76 @@ mx::array Embedding::operator()(const mx::array& ids) const {
                         table.scales->dtype());
 }
 
-std::optional<mx::array> rope_frequencies(int dims, float base, const std::string& type,
-                                          float factor, float low, float high, int original_max) {
-  if (type != "llama3") return std::nullopt;
-  // Llama 3 scaling: long wavelengths are slowed by `factor`, short ones kept, the band
-  // between interpolated. mx::fast::rope takes periods (angle = position / freq).
+namespace {
+
+// Llama 3 scaling: long wavelengths are slowed by `factor`, short ones kept, the band between
+// interpolated. mx::fast::rope takes periods (angle = position / freq).
+mx::array llama3_frequencies(int dims, const RopeConfig& c) {
   std::vector<float> freqs(dims / 2);
-  const float low_wavelen = original_max / low, high_wavelen = original_max / high;
+  const float orig = float(c.original_max_position_embeddings);
+  const float low_wavelen = orig / c.low_freq_factor, high_wavelen = orig / c.high_freq_factor;
   for (int i = 0; i < dims / 2; ++i) {
-    float f = std::pow(base, (2.0f * i) / dims);
+    float f = std::pow(c.theta, (2.0f * i) / dims);
     float wavelen = 2.0f * float(M_PI) * f;
     if (wavelen > low_wavelen) {
-      f *= factor;
+      f *= c.factor;
     } else if (wavelen > high_wavelen) {
-      float smooth = (original_max / wavelen - low) / (high - low);
-      f = f / ((1.0f - smooth) / factor + smooth);
+      float smooth = (orig / wavelen - c.low_freq_factor) / (c.high_freq_factor - c.low_freq_factor);
+      f = f / ((1.0f - smooth) / c.factor + smooth);
     }
     freqs[i] = f;
   }
   return mx::array(freqs.data(), {dims / 2}, mx::float32);
+}
+
+}  // namespace
+
+Rope Rope::from(const RopeConfig& c, int dims) {
+  Rope r;
+  r.dims = dims;
+  r.traditional = c.traditional;
+  if (c.scaling == "llama3") {
+    r.freqs = llama3_frequencies(dims, c);
+  } else {
+    r.base = c.theta;
+    if (c.scaling == "linear" && c.factor > 0) r.scale = 1.0f / c.factor;
+  }
+  return r;
+}
+
+mx::array Rope::operator()(const mx::array& x, const CacheStep& step) const {
+  if (step.uniform)
+    return mx::fast::rope(x, dims, traditional, base, scale, step.offsets[0], freqs);
+  return mx::fast::rope(x, dims, traditional, base, scale, step.offset_array, freqs);
+}
+
+mx::array take_vector(WeightMap& w, const std::string& name, mx::Dtype dtype) {
+  auto it = w.find(name);
+  if (it == w.end()) throw EngineError("INVALID_MODEL", "[load] missing weight " + name);
+  auto a = mx::astype(it->second, dtype);
+  w.erase(it);
+  return a;
+}
+
+void WeightStats::add(const Linear& l) {
+  bytes += l.nbytes();
+  parameters += double(l.in_dims) * l.out_dims;
+  formats[l.quantized() ? std::to_string(l.bits) + "-bit g" + std::to_string(l.group_size)
+                        : dtype_name(l.weight.dtype())] += 1;
+}
+
+void WeightStats::add(const mx::array& v) {
+  bytes += v.nbytes();
+  parameters += double(v.size());
+}
+
+std::string WeightStats::summary() const {
+  std::string best;
+  int n = 0;
+  for (const auto& [name, count] : formats) {
+    if (count > n) n = count, best = name;
+  }
+  return formats.size() > 1 ? best + " (mixed)" : best;
 }
 
 mx::Dtype parse_dtype(const std::string& name) {

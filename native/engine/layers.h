@@ -1,12 +1,15 @@
-// Shared building blocks of the decoder: plain or quantized linear layers, embeddings, norms,
-// rotary embeddings and attention.
+// Shared building blocks of every model family: plain or quantized linear layers, embeddings,
+// rotary embeddings, and the weight bookkeeping a loader needs.
 #pragma once
 
 #include <mlx/mlx.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
+
+#include "config.h"
 
 namespace mlxn {
 
@@ -49,9 +52,34 @@ struct Embedding {
   mx::array as_linear(const mx::array& x) const { return table(x); }
 };
 
-// Frequencies for mx::fast::rope, or nullopt to let rope use its base.
-std::optional<mx::array> rope_frequencies(int dims, float base, const std::string& type,
-                                          float factor, float low, float high, int original_max);
+struct CacheStep;
+
+// Rotary position embedding with the model's scaling; each row at its own offset.
+struct Rope {
+  int dims = 0;
+  bool traditional = false;
+  std::optional<float> base;       // absent when freqs are given
+  float scale = 1.0f;              // linear scaling
+  std::optional<mx::array> freqs;  // llama3 scaling
+
+  static Rope from(const RopeConfig& config, int dims);
+  mx::array operator()(const mx::array& x, const CacheStep& step) const;  // x: [B, H, L, D]
+};
+
+// Takes a 1-D weight (a norm's scale) out of `weights`, cast to `dtype`.
+mx::array take_vector(WeightMap& weights, const std::string& name, mx::Dtype dtype);
+
+// Bytes, parameters and formats of the weights a model holds (for ModelInfo).
+struct WeightStats {
+  size_t bytes = 0;
+  double parameters = 0;
+  std::map<std::string, int> formats;  // "4-bit g32" / "float16" → layers
+
+  void add(const Linear& l);
+  void add(const mx::array& vector);
+  // The most common format, with " (mixed)" when there are several.
+  std::string summary() const;
+};
 
 mx::Dtype parse_dtype(const std::string& name);
 std::string dtype_name(mx::Dtype dtype);

@@ -1,76 +1,84 @@
-// The decoder: one implementation for the Llama family, parameterized by ModelConfig; the
-// per-family differences (biases, q/k norm) are set in models/*.cpp.
+// What every model family implements, and how a model is loaded.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "kv_cache.h"
 #include "layers.h"
-#include "model_config.h"
 
 namespace mlxn {
 
-struct DecoderLayer {
-  mx::array attn_norm = mx::array(0.0f), mlp_norm = mx::array(0.0f);
-  std::optional<mx::array> q_norm, k_norm;
-  std::optional<Linear> qkv;      // fused q/k/v when their formats agree
-  std::optional<Linear> q, k, v;  // otherwise separate
-  Linear o;
-  std::optional<Linear> gate_up;  // fused gate/up when their formats agree
-  std::optional<Linear> gate, up;
-  Linear down;
+// Where a model's weights and configuration are. The configuration is the model's own
+// config.json text (for GGUF files, the one src/engine/gguf.ts derives from the metadata);
+// each family parses what it needs from it.
+struct ModelSpec {
+  std::string format;              // "gguf" | "mlx"
+  std::vector<std::string> files;  // weight files
+  std::string config_json;
+  std::string dtype;        // compute dtype: "" = the device policy's (device.h)
+  int context_length = 0;   // overrides the config's when > 0
+  int cpu_streams = 0;      // CPU backend: streams the matmuls are split over; 0 = auto
 };
+
+// What a loaded model reports about itself.
+struct ModelInfo {
+  std::string family;  // the registry name the config's model_type resolved to
+  std::string model_type;
+  int vocab_size = 0, context_length = 0, num_layers = 0, hidden_size = 0;
+  size_t weight_bytes = 0;
+  double parameters = 0;
+  std::string quantization;  // "4-bit g64", "float16 (mixed)", ...
+  mx::Dtype dtype = mx::float32;
+  int streams = 1;  // streams the matmuls are split over
+  size_t kv_bytes_per_token = 0;
+};
+
+using Progress = std::function<void(double)>;
 
 class Model {
  public:
-  // Loads and evaluates every weight (on the calling thread: the engine thread).
-  // `progress` gets fractions in [0, 1].
-  static std::unique_ptr<Model> load(const ModelSpec& spec,
-                                     const std::function<void(double)>& progress);
+  virtual ~Model() = default;
 
-  // Runs `tokens` ([B, L]) through the decoder, sequence b using caches[b], and returns the
-  // logits of the last position of each row ([B, vocab], float32). Advances the caches by L.
-  mx::array forward(const mx::array& tokens, const std::vector<KVCache*>& caches) const;
+  // tokens: [B, L] int32, row b continuing cache row b (cache.batch() == B) at its own offset.
+  // `lengths`: real tokens per row when rows are right-padded to L (empty: all L). Returns the
+  // float32 logits of each row's last real token, [B, vocab], and advances the cache rows.
+  virtual mx::array forward(const mx::array& tokens, KVCache& cache,
+                            std::vector<int> lengths = {}) const = 0;
+  // An empty cache of `batch` rows laid out for this model.
+  virtual KVCache make_cache(int batch = 1) const = 0;
 
-  KVCache make_cache() const;
-  const ModelConfig& config() const { return config_; }
-  mx::Dtype dtype() const { return dtype_; }
-  size_t weight_bytes() const { return weight_bytes_; }
-  double parameter_count() const { return parameters_; }
-  const std::string& quantization() const { return quantization_; }
-  // Streams the matmuls are split over (1: not split).
-  int streams() const { return streams_; }
-  // Bytes of KV cache one token takes.
-  size_t kv_bytes_per_token() const;
+  const ModelInfo& info() const { return info_; }
 
- private:
-  mx::array attention(const DecoderLayer& layer, int index, const mx::array& x,
-                      const std::vector<KVCache*>& caches) const;
-  mx::array mlp(const DecoderLayer& layer, const mx::array& x) const;
-  void shard_matmuls(int requested);
+ protected:
+  ModelInfo info_;  // filled by the family; load_model adds the origin fields
 
-  ModelConfig config_;
-  mx::Dtype dtype_ = mx::float32;
-  Embedding embed_;
-  std::vector<DecoderLayer> layers_;
-  mx::array norm_ = mx::array(0.0f);
-  std::optional<Linear> lm_head_;  // absent when tied to the embedding
-  std::optional<mx::array> rope_freqs_;
-  float rope_scale_ = 1.0f;
-  size_t weight_bytes_ = 0;
-  double parameters_ = 0;
-  std::string quantization_;
-  int streams_ = 1;
+  friend std::unique_ptr<Model> load_model(const ModelSpec& spec, const Progress& progress);
 };
 
-// Family registry (models/*.cpp): sets family flags on the config, or throws
-// UNSUPPORTED_ARCHITECTURE.
-void configure_family(ModelConfig& config);
+// What a family's loader gets: the parsed config, the weights with Hugging Face names (it takes
+// what it uses out of the map), and the compute dtype.
+struct LoadContext {
+  const ModelSpec& spec;
+  const Json& config;
+  WeightMap& weights;
+  mx::Dtype dtype;
+  Progress progress;  // fractions in [0.1, 1] while weights are evaluated
+};
+
+// Loads and evaluates every weight on the calling thread (the engine thread). Throws
+// EngineError: MODEL_NOT_FOUND, INVALID_MODEL, UNSUPPORTED_ARCHITECTURE, UNSUPPORTED_QUANTIZATION.
+std::unique_ptr<Model> load_model(const ModelSpec& spec, const Progress& progress);
+
+// Evaluates weight groups one after the other (a layer each), so loading reports progress and
+// peak memory stays low.
+void evaluate_weights(const std::vector<std::vector<mx::array>>& groups, const Progress& progress);
 
 // Reads the weight files of `spec` into one map with Hugging Face names.
 WeightMap load_weight_files(const ModelSpec& spec);
-// Hugging Face name of a GGUF tensor, or "" for tensors the decoder does not use.
+// Hugging Face name of a GGUF tensor, or "" for tensors the families do not use.
 std::string hf_name(const std::string& gguf);
 
 }  // namespace mlxn

@@ -20,46 +20,54 @@ bool is_eos(const std::vector<int32_t>& eos, int32_t token) {
 
 }  // namespace
 
+struct Scheduler::Sequence {
+  Sequence(GenerateRequest r, Sampler s) : request(std::move(r)), sampler(std::move(s)) {}
+  GenerateRequest request;
+  Sampler sampler;
+  std::optional<KVCache> cache;  // its own cache until it joins the batch
+  bool admitted = false;
+  std::vector<int32_t> tokens;  // prompt and the generated tokens read so far
+  int prefilled = 0, cached = 0, generated = 0;
+  size_t reserved = 0;
+  std::optional<SampleResult> pending;  // sampled, not yet fed back
+  bool pending_read = false;            // pending was already delivered
+  Clock::time_point submitted, prefill_started, first_token, last_token;
+};
+
 Scheduler::Scheduler(Engine& engine, std::unique_ptr<Model> model, SchedulerOptions options)
     : engine_(engine),
       model_(std::move(model)),
       options_(options),
       prefix_cache_(options.prefix_budget) {
-  // CPU prefill costs about as much per token as decode, so a big chunk would stall running
-  // streams for seconds; GPUs prefill hundreds of tokens in the time of one decode step.
-  if (options_.prefill_chunk <= 0) {
-    options_.prefill_chunk = mx::default_device() == mx::Device::cpu ? 32 : 512;
-  }
+  if (options_.prefill_chunk <= 0) options_.prefill_chunk = default_prefill_chunk();
 }
 
 Scheduler::~Scheduler() = default;
 
 void Scheduler::submit(GenerateRequest request) {
-  const auto& c = model_->config();
+  const ModelInfo& info = model_->info();
   if (request.prompt.empty()) throw EngineError("EMPTY_PROMPT", "[generate] the prompt is empty");
   for (int32_t t : request.prompt) {
-    if (t < 0 || t >= c.vocab_size) {
+    if (t < 0 || t >= info.vocab_size) {
       throw EngineError("INVALID_ARGUMENT", "[generate] prompt token " + std::to_string(t) +
                                                 " is outside the vocabulary");
     }
   }
-  if (c.context_length > 0 && int(request.prompt.size()) >= c.context_length) {
+  const int context = info.context_length;
+  if (context > 0 && int(request.prompt.size()) >= context) {
     throw EngineError("CONTEXT_OVERFLOW",
                       "[generate] the prompt has " + std::to_string(request.prompt.size()) +
-                          " tokens; the context holds " + std::to_string(c.context_length));
+                          " tokens; the context holds " + std::to_string(context));
   }
-  if (c.context_length > 0) {
-    request.max_tokens =
-        std::min<int>(request.max_tokens, c.context_length - int(request.prompt.size()));
-  }
+  if (context > 0)
+    request.max_tokens = std::min<int>(request.max_tokens, context - int(request.prompt.size()));
   if (request.max_tokens < 1)
     throw EngineError("INVALID_ARGUMENT", "[generate] maxTokens must be at least 1");
-  Sampler sampler(request.sampling, c.vocab_size);  // validates logit bias ids
+  Sampler sampler(request.sampling, info.vocab_size);  // validates logit bias ids
   auto seq = std::make_unique<Sequence>(std::move(request), std::move(sampler));
   seq->submitted = Clock::now();
-  size_t need = model_->kv_bytes_per_token() *
-                (((seq->request.prompt.size() + seq->request.max_tokens) / KVCache::kStep + 1) *
-                 KVCache::kStep);
+  const size_t total = seq->request.prompt.size() + size_t(seq->request.max_tokens);
+  size_t need = info.kv_bytes_per_token * ((total / KVCache::kStep + 1) * KVCache::kStep);
   if (need > options_.kv_budget) {
     throw EngineError("OUT_OF_MEMORY", "[generate] the request needs " +
                                            std::to_string(need >> 20) +
@@ -88,22 +96,40 @@ std::optional<mx::array> Scheduler::penalty_tokens(const Sequence& seq) const {
   return ids;
 }
 
+SampleResult Scheduler::sample(Sequence& seq, const mx::array& logits_row) {
+  mx::array row = logits_row;
+  if (seq.request.hook) {
+    if (auto mask = seq.request.hook->allowed()) row = apply_token_mask(row, *mask);
+  }
+  return seq.sampler.sample(row, penalty_tokens(seq));
+}
+
 void Scheduler::decode_step() {
   if (active_.empty()) return;
   const int B = int(active_.size());
-  std::vector<mx::array> inputs;
-  std::vector<KVCache*> caches;
-  for (auto& s : active_) {
-    inputs.push_back(s->pending->token);
-    caches.push_back(&*s->cache);
-  }
+  std::vector<std::string> reasons(B);
+  std::vector<bool> delivered(B, false);
   std::vector<SampleResult> next;
   try {
+    std::vector<mx::array> inputs;
+    for (auto& s : active_) inputs.push_back(s->pending->token);
     auto x = mx::reshape(B == 1 ? inputs[0] : mx::concatenate(inputs, 0), {B, 1});
-    auto logits = model_->forward(x, caches);
-    bool plain = std::all_of(active_.begin(), active_.end(),
-                             [](auto& s) { return s->request.sampling.plain(); });
-    std::vector<mx::array> to_eval;
+    auto logits = model_->forward(x, *batch_);
+    bool hooked = false;
+    for (auto& s : active_) hooked = hooked || s->request.hook != nullptr;
+    if (hooked) {
+      // Start the forward pass, then read the constrained rows' previous tokens and compute
+      // their masks on the host while the device works.
+      mx::async_eval(logits);
+      for (int b = 0; b < B; ++b) {
+        Sequence& s = *active_[b];
+        if (!s.request.hook || s.pending_read) continue;
+        reasons[b] = deliver(s);
+        delivered[b] = true;
+      }
+    }
+    bool plain = !hooked && std::all_of(active_.begin(), active_.end(),
+                                        [](auto& s) { return s->request.sampling.plain(); });
     if (plain) {
       auto tokens = mx::astype(mx::argmax(logits, 1), mx::int32);
       auto rows = B == 1 ? std::vector<mx::array>{tokens} : mx::split(tokens, B, 0);
@@ -111,9 +137,14 @@ void Scheduler::decode_step() {
     } else {
       for (int b = 0; b < B; ++b) {
         auto row = mx::reshape(mx::slice(logits, {b, 0}, {b + 1, logits.shape(1)}), {-1});
-        next.push_back(active_[b]->sampler.sample(row, penalty_tokens(*active_[b])));
+        if (!reasons[b].empty()) {
+          next.emplace_back(mx::array({0}, mx::int32));  // finished: nothing to sample
+          continue;
+        }
+        next.push_back(sample(*active_[b], row));
       }
     }
+    std::vector<mx::array> to_eval;
     for (auto& r : next) {
       to_eval.push_back(r.token);
       for (auto* a : {&r.logprob, &r.top_ids, &r.top_logprobs}) {
@@ -123,23 +154,33 @@ void Scheduler::decode_step() {
     // Queue step n+1 before reading step n: the host builds while the device computes.
     mx::async_eval(to_eval);
   } catch (const std::exception& e) {
-    for (auto& s : active_) fail(*s, "MLX_ERROR", std::string("[decode] ") + e.what());
+    const auto* ee = dynamic_cast<const EngineError*>(&e);
+    for (auto& s : active_)
+      fail(*s, ee ? ee->code() : "MLX_ERROR", std::string("[decode] ") + e.what());
     active_.clear();
+    batch_.reset();
     return;
   }
+  std::vector<int> keep;
   std::vector<std::unique_ptr<Sequence>> still;
   for (int b = 0; b < B; ++b) {
     Sequence& s = *active_[b];
-    std::string reason = s.pending_read ? "" : deliver(s);
+    if (!delivered[b] && !s.pending_read) reasons[b] = deliver(s);
     s.pending = std::move(next[b]);
     s.pending_read = false;
-    if (reason.empty()) {
+    if (reasons[b].empty()) {
+      keep.push_back(b);
       still.push_back(std::move(active_[b]));
     } else {
-      finish(s, reason);
+      finish(s, reasons[b], &*batch_, b);
     }
   }
   active_.swap(still);
+  if (active_.empty()) {
+    batch_.reset();
+  } else {
+    batch_->keep(keep);
+  }
 }
 
 std::string Scheduler::deliver(Sequence& seq) {
@@ -149,56 +190,58 @@ std::string Scheduler::deliver(Sequence& seq) {
   seq.last_token = Clock::now();
   seq.generated += 1;
   seq.tokens.push_back(token);
+  if (seq.request.hook) seq.request.hook->accept(token);
   if (is_eos(seq.request.eos, token)) return "stop";
-  Event e;
-  e.id = seq.request.id;
-  e.type = Event::Type::Tokens;
-  e.set("tokens", std::vector<int32_t>{token});
+  TokensEvent e;
+  e.tokens.push_back(token);
   if (r.logprob) {
-    e.set("logprob", std::vector<float>{r.logprob->item<float>()});
+    e.logprobs.push_back(r.logprob->item<float>());
     if (r.top_ids) {
       const mx::array& ids = *r.top_ids;        // int32 (Sampler)
       const mx::array& vals = *r.top_logprobs;  // float32, like the logits
       mx::eval({ids, vals});
-      e.set("topIds", std::vector<int32_t>(ids.data<int32_t>(), ids.data<int32_t>() + ids.size()));
-      e.set("topLogprobs",
-            std::vector<float>(vals.data<float>(), vals.data<float>() + vals.size()));
+      e.top_ids.assign(ids.data<int32_t>(), ids.data<int32_t>() + ids.size());
+      e.top_logprobs.assign(vals.data<float>(), vals.data<float>() + vals.size());
     }
   }
-  engine_.sink().push(std::move(e));
+  engine_.emit(seq.request.id, std::move(e));
   if (seq.generated >= seq.request.max_tokens) return "length";
   return "";
 }
 
-void Scheduler::finish(Sequence& seq, const std::string& reason) {
+void Scheduler::release(Sequence& seq) {
+  if (seq.admitted) kv_reserved_ -= seq.reserved, seq.admitted = false;
+  seq.cache.reset();
+}
+
+void Scheduler::finish(Sequence& seq, const std::string& reason, const KVCache* cache, int row) {
   auto now = Clock::now();
-  Event e;
-  e.id = seq.request.id;
-  e.type = Event::Type::Done;
-  e.set("finishReason", reason);
-  e.set("promptTokens", double(seq.request.prompt.size()));
-  e.set("completionTokens", double(seq.generated));
-  e.set("cachedTokens", double(seq.cached));
-  bool started = seq.generated > 0;
-  e.set("timeToFirstTokenMs", started ? ms_between(seq.submitted, seq.first_token) : 0.0);
+  DoneEvent e;
+  e.finish_reason = reason;
+  e.prompt_tokens = int(seq.request.prompt.size());
+  e.completion_tokens = seq.generated;
+  e.cached_tokens = seq.cached;
+  const bool started = seq.generated > 0;
+  e.time_to_first_token_ms = started ? ms_between(seq.submitted, seq.first_token) : 0.0;
   double prefill_ms = started ? ms_between(seq.prefill_started, seq.first_token) : 0.0;
   double prefilled = double(seq.request.prompt.size() - seq.cached);
-  e.set("prefillTokensPerSecond", prefill_ms > 0 ? prefilled / (prefill_ms / 1000.0) : 0.0);
+  e.prefill_tokens_per_second = prefill_ms > 0 ? prefilled / (prefill_ms / 1000.0) : 0.0;
   double decode_ms = seq.generated > 1 ? ms_between(seq.first_token, seq.last_token) : 0.0;
-  e.set("decodeTokensPerSecond", decode_ms > 0 ? (seq.generated - 1) / (decode_ms / 1000.0) : 0.0);
-  e.set("totalMs", ms_between(seq.submitted, now));
-  engine_.sink().push(std::move(e));
-  if (seq.cache) {
-    kv_reserved_ -= seq.reserved;
-    int n = std::min<int>(seq.cache->offset(), int(seq.tokens.size()));
-    seq.tokens.resize(n);
-    prefix_cache_.insert(std::move(seq.tokens), std::move(*seq.cache));
-    seq.cache.reset();
+  e.decode_tokens_per_second = decode_ms > 0 ? (seq.generated - 1) / (decode_ms / 1000.0) : 0.0;
+  e.total_ms = ms_between(seq.submitted, now);
+  engine_.emit(seq.request.id, std::move(e));
+  if (cache && options_.prefix_budget > 0) {
+    int n = std::min<int>(cache->offset(row), int(seq.tokens.size()));
+    if (n > 0) {
+      seq.tokens.resize(n);
+      prefix_cache_.insert(std::move(seq.tokens), cache->row(row, n));
+    }
   }
+  release(seq);
 }
 
 void Scheduler::fail(Sequence& seq, const std::string& code, const std::string& message) {
-  if (seq.cache) kv_reserved_ -= seq.reserved, seq.cache.reset();
+  release(seq);
   engine_.emit_error(seq.request.id, code, message);
 }
 
@@ -208,6 +251,7 @@ bool Scheduler::admit(Sequence& seq) {
     if (kv_reserved_ + seq.reserved > options_.kv_budget) return false;  // wait for memory
   }
   kv_reserved_ += seq.reserved;
+  seq.admitted = true;
   seq.prefill_started = Clock::now();
   if (auto hit = prefix_cache_.lookup(seq.request.prompt)) {
     seq.cached = seq.prefilled = hit->offset();
@@ -215,56 +259,107 @@ bool Scheduler::admit(Sequence& seq) {
     prefix_hits_ += 1;
     prefix_tokens_ += seq.cached;
   } else {
-    seq.cache = model_->make_cache();
+    seq.cache = model_->make_cache(1);
   }
   return true;
 }
 
 void Scheduler::prefill_step() {
-  // One step prefills at most `prefill_chunk` prompt tokens, spread over as many waiting
-  // requests (in arrival order) as they cover: many short prompts start together, a long one
-  // takes several steps with a decode step between its chunks.
-  int budget = options_.prefill_chunk;
-  while (budget > 0 && !waiting_.empty() && int(active_.size()) < options_.max_batch) {
-    Sequence& seq = *waiting_.front();
-    if (!seq.cache && !admit(seq)) return;
-    const int n = std::min<int>(budget, int(seq.request.prompt.size()) - seq.prefilled);
-    budget -= n;
-    if (!run_prefill_chunk(seq, n)) return;  // mid-prompt (budget spent) or failed
+  // The step's budget counts padded tokens: a group of B prompts right-padded to L costs B * L.
+  const int budget = options_.prefill_chunk;
+  std::vector<Sequence*> group;
+  int length = 0;
+  while (group.size() < waiting_.size() &&
+         int(active_.size() + group.size()) < options_.max_batch) {
+    Sequence& seq = *waiting_[group.size()];
+    if (!seq.admitted && !admit(seq)) break;
+    const int remaining = int(seq.request.prompt.size()) - seq.prefilled;
+    if (group.empty() && remaining > budget) {
+      prefill_chunk(seq, budget);  // a long prompt: one chunk this step
+      return;
+    }
+    const int padded = std::max(length, remaining);
+    if (!group.empty() && int(group.size() + 1) * padded > budget) break;
+    group.push_back(&seq);
+    length = padded;
   }
+  if (!group.empty()) prefill_group(group, length);
 }
 
-bool Scheduler::run_prefill_chunk(Sequence& seq, int n) {
-  const auto& prompt = seq.request.prompt;
+void Scheduler::prefill_chunk(Sequence& seq, int n) {
   try {
-    mx::array chunk(prompt.data() + seq.prefilled, {1, n}, mx::int32);
-    auto logits = model_->forward(chunk, {&*seq.cache});
+    mx::array chunk(seq.request.prompt.data() + seq.prefilled, {1, n}, mx::int32);
+    (void)model_->forward(chunk, *seq.cache);  // the logits of a middle chunk are unused
     seq.prefilled += n;
-    if (seq.prefilled < int(prompt.size())) {
-      mx::eval(seq.cache->state());  // only the cache: the logits of a middle chunk are unused
-      mx::clear_cache();
-      return false;
-    }
-    auto row = mx::reshape(logits, {-1});
-    seq.pending = seq.sampler.sample(row, penalty_tokens(seq));
-    mx::eval({seq.pending->token});
+    mx::eval(seq.cache->state());
+    mx::clear_cache();
   } catch (const std::exception& e) {
     auto owned = std::move(waiting_.front());
     waiting_.pop_front();
     const auto* ee = dynamic_cast<const EngineError*>(&e);
     fail(*owned, ee ? ee->code() : "MLX_ERROR", std::string("[prefill] ") + e.what());
-    return false;
   }
-  auto owned = std::move(waiting_.front());
-  waiting_.pop_front();
-  owned->first_token = Clock::now();
-  std::string reason = deliver(*owned);
-  if (reason.empty()) {
-    active_.push_back(std::move(owned));
+}
+
+void Scheduler::prefill_group(const std::vector<Sequence*>& group, int length) {
+  const int B = int(group.size());
+  std::vector<std::unique_ptr<Sequence>> seqs;
+  for (int b = 0; b < B; ++b) {
+    seqs.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+  std::vector<int32_t> tokens(size_t(B) * length, 0);
+  std::vector<int> lengths(B);
+  std::optional<KVCache> cache;
+  try {
+    for (int b = 0; b < B; ++b) {
+      Sequence& s = *seqs[b];
+      lengths[b] = int(s.request.prompt.size()) - s.prefilled;
+      std::copy(s.request.prompt.begin() + s.prefilled, s.request.prompt.end(),
+                tokens.begin() + size_t(b) * length);
+      if (!cache) {
+        cache = std::move(*s.cache);
+      } else {
+        cache->append(*s.cache);
+      }
+      s.cache.reset();
+    }
+    mx::array x(tokens.data(), {B, length}, mx::int32);
+    auto logits = model_->forward(x, *cache, lengths);
+    std::vector<mx::array> to_eval = cache->state();
+    for (int b = 0; b < B; ++b) {
+      Sequence& s = *seqs[b];
+      s.prefilled = int(s.request.prompt.size());
+      auto row = mx::reshape(mx::slice(logits, {b, 0}, {b + 1, logits.shape(1)}), {-1});
+      s.pending = sample(s, row);
+      to_eval.push_back(s.pending->token);
+    }
+    mx::eval(to_eval);
+  } catch (const std::exception& e) {
+    const auto* ee = dynamic_cast<const EngineError*>(&e);
+    for (auto& s : seqs)
+      fail(*s, ee ? ee->code() : "MLX_ERROR", std::string("[prefill] ") + e.what());
+    return;
+  }
+  std::vector<int> keep;
+  for (int b = 0; b < B; ++b) {
+    Sequence& s = *seqs[b];
+    s.first_token = Clock::now();
+    std::string reason = deliver(s);
+    if (reason.empty()) {
+      keep.push_back(b);
+    } else {
+      finish(s, reason, &*cache, b);
+    }
+  }
+  if (keep.empty()) return;
+  cache->keep(keep);
+  if (batch_) {
+    batch_->append(*cache);
   } else {
-    finish(*owned, reason);
+    batch_ = std::move(*cache);
   }
-  return true;
+  for (int b : keep) active_.push_back(std::move(seqs[b]));
 }
 
 void Scheduler::cancel(uint64_t id) {
@@ -272,37 +367,49 @@ void Scheduler::cancel(uint64_t id) {
     if ((*it)->request.id == id) {
       auto owned = std::move(*it);
       waiting_.erase(it);
-      finish(*owned, "abort");
+      finish(*owned, "abort", owned->cache ? &*owned->cache : nullptr, 0);
       return;
     }
   }
-  for (auto it = active_.begin(); it != active_.end(); ++it) {
-    if ((*it)->request.id == id) {
-      auto owned = std::move(*it);
-      active_.erase(it);
-      finish(*owned, "abort");
-      return;
+  for (size_t b = 0; b < active_.size(); ++b) {
+    if (active_[b]->request.id != id) continue;
+    auto owned = std::move(active_[b]);
+    active_.erase(active_.begin() + b);
+    finish(*owned, "abort", &*batch_, int(b));
+    std::vector<int> keep;
+    for (size_t r = 0; r <= active_.size(); ++r) {
+      if (r != b) keep.push_back(int(r));
     }
+    if (active_.empty()) {
+      batch_.reset();
+    } else {
+      batch_->keep(keep);
+    }
+    return;
   }
 }
 
 void Scheduler::shutdown() {
-  for (auto& s : active_) finish(*s, "abort");
-  for (auto& s : waiting_) finish(*s, "abort");
+  for (auto& s : active_) finish(*s, "abort", nullptr, 0);
+  for (auto& s : waiting_) finish(*s, "abort", nullptr, 0);
   active_.clear();
   waiting_.clear();
+  batch_.reset();
   prefix_cache_.clear();
   mx::synchronize();
 }
 
-void Scheduler::describe(Event& out) const {
-  out.set("activeSequences", double(active_.size()));
-  out.set("waitingRequests", double(waiting_.size()));
-  out.set("kvReservedBytes", double(kv_reserved_));
-  out.set("prefixCacheBytes", double(prefix_cache_.bytes()));
-  out.set("prefixCacheHits", prefix_hits_);
-  out.set("prefixCacheTokens", prefix_tokens_);
-  describe_memory(out);
+StatsEvent Scheduler::stats() const {
+  StatsEvent e;
+  e.active_sequences = int(active_.size());
+  e.waiting_requests = int(waiting_.size());
+  e.kv_reserved_bytes = double(kv_reserved_);
+  e.prefix_cache_bytes = double(prefix_cache_.bytes());
+  e.prefix_cache_hits = prefix_hits_;
+  e.prefix_cache_tokens = prefix_tokens_;
+  e.decode_steps = double(steps_);
+  e.memory = memory_info();
+  return e;
 }
 
 }  // namespace mlxn

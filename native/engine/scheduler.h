@@ -1,6 +1,8 @@
-// Continuous batching on the engine thread. Each step runs one batched decode for every active
-// sequence, then admits waiting requests in arrival order and runs one bounded prefill chunk,
-// so a long prompt never stalls the streams already running.
+// Continuous batching on the engine thread. Each step runs one decode forward pass for every
+// active sequence (their KV caches are the rows of one batch cache), then admits waiting
+// requests in arrival order and prefills them: prompts that fit the step's token budget together
+// in one forward pass (right-padded), a longer one alone in budget-sized chunks with a decode
+// step between them, so a long prompt never stalls the streams already running.
 #pragma once
 
 #include <chrono>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "engine.h"
+#include "logits_hook.h"
 #include "model.h"
 #include "prefix_cache.h"
 #include "sampler.h"
@@ -21,57 +24,54 @@ struct GenerateRequest {
   std::vector<int32_t> prompt;
   int max_tokens = 256;
   SamplingParams sampling;
-  std::vector<int32_t> eos;  // empty: never stop on a token
+  std::vector<int32_t> eos;           // empty: never stop on a token
+  std::shared_ptr<LogitsHook> hook;   // optional per-sequence constraint
 };
 
 struct SchedulerOptions {
   int max_batch = 16;     // sequences decoded together
-  int prefill_chunk = 0;  // prompt tokens prefilled per step, over one or more requests (0: auto)
+  int prefill_chunk = 0;  // padded prompt tokens per prefill step (0: the device policy's)
   size_t kv_budget = size_t(2) << 30;        // bytes of KV cache for running sequences
   size_t prefix_budget = size_t(512) << 20;  // bytes of KV kept for prefix reuse
 };
 
-class Scheduler : public Worker {
+class Scheduler {
  public:
   Scheduler(Engine& engine, std::unique_ptr<Model> model, SchedulerOptions options);
-  ~Scheduler() override;
+  ~Scheduler();
 
-  // Engine thread. Validates and queues; failures become an Error event for the request.
+  // Engine thread. Validates and queues; throws EngineError for a request it refuses.
   void submit(GenerateRequest request);
-  bool has_work() const override { return !waiting_.empty() || !active_.empty(); }
-  void step() override;
-  void cancel(uint64_t id) override;
-  void shutdown() override;
+  bool has_work() const { return !waiting_.empty() || !active_.empty(); }
+  // One bounded unit of work: a decode step, then a prefill step.
+  void step();
+  void cancel(uint64_t id);
+  // Ends every request with an abort.
+  void shutdown();
 
   const Model& model() const { return *model_; }
-  void describe(Event& out) const;  // counters for stats()
+  StatsEvent stats() const;
   void clear_prefix_cache() { prefix_cache_.clear(); }
 
  private:
   using Clock = std::chrono::steady_clock;
-  struct Sequence {
-    Sequence(GenerateRequest r, Sampler s) : request(std::move(r)), sampler(std::move(s)) {}
-    GenerateRequest request;
-    Sampler sampler;
-    std::optional<KVCache> cache;
-    std::vector<int32_t> tokens;  // prompt and the generated tokens read so far
-    int prefilled = 0, cached = 0, generated = 0;
-    size_t reserved = 0;
-    std::optional<SampleResult> pending;  // sampled, not yet fed back
-    bool pending_read = false;            // pending was already delivered
-    Clock::time_point submitted, prefill_started, first_token, last_token;
-  };
+  struct Sequence;
 
   void decode_step();
   void prefill_step();
-  // Prefills the next n prompt tokens of the front waiting sequence; true once its first token
-  // is out (it moved to the batch or finished).
-  bool run_prefill_chunk(Sequence& seq, int n);
+  // Prefills the next n prompt tokens of the front waiting sequence (a long prompt's chunk).
+  void prefill_chunk(Sequence& seq, int n);
+  // Prefills the rest of the first group.size() waiting prompts in one forward pass, samples
+  // their first tokens and moves them into the batch.
+  void prefill_group(const std::vector<Sequence*>& group, int length);
   bool admit(Sequence& seq);
-  // Reads `seq.pending`, delivers it; returns the finish reason or "" to go on.
+  SampleResult sample(Sequence& seq, const mx::array& logits_row);
+  // Reads `seq.pending` and delivers it; returns the finish reason or "" to go on.
   std::string deliver(Sequence& seq);
-  void finish(Sequence& seq, const std::string& reason);
+  // Ends a sequence; `cache` row `row` (when given) goes to the prefix cache.
+  void finish(Sequence& seq, const std::string& reason, const KVCache* cache, int row);
   void fail(Sequence& seq, const std::string& code, const std::string& message);
+  void release(Sequence& seq);
   std::optional<mx::array> penalty_tokens(const Sequence& seq) const;
 
   Engine& engine_;
@@ -79,7 +79,8 @@ class Scheduler : public Worker {
   SchedulerOptions options_;
   PrefixCache prefix_cache_;
   std::deque<std::unique_ptr<Sequence>> waiting_;  // front may be mid-prefill
-  std::vector<std::unique_ptr<Sequence>> active_;
+  std::vector<std::unique_ptr<Sequence>> active_;  // row b of batch_
+  std::optional<KVCache> batch_;
   size_t kv_reserved_ = 0;
   uint64_t steps_ = 0;
   double prefix_hits_ = 0, prefix_tokens_ = 0;

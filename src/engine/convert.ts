@@ -22,22 +22,23 @@ export async function convertGguf(input: string, outDir: string, options: Conver
   const thread = new EngineThread();
   let ev;
   try {
-    ev = await thread.request((n, id) =>
+    const hf = resolved.hfConfig;
+    const heads = Number(hf.num_attention_heads);
+    ev = await thread.request('converted', (n, id) =>
       n.convertGguf(id, {
         file: input,
         outFile: join(outDir, 'model.safetensors'),
         dtype,
-        numHeads: resolved.config.numHeads,
-        numKvHeads: resolved.config.numKvHeads,
-        unpermuteQk: resolved.config.ropeTraditional,
+        numHeads: heads,
+        numKvHeads: Number(hf.num_key_value_heads ?? heads),
+        // llama.cpp permutes Llama Q/K rows for its interleaved rope layout.
+        unpermuteQk: hf.model_type === 'llama' || hf.model_type === 'mistral',
       }),
     );
   } finally {
     thread.dispose();
   }
-  const names = String(ev.quantizedNames).split('\n').filter(Boolean);
-  const bits = ev.bits as Int32Array;
-  const groups = ev.groupSizes as Int32Array;
+  const { quantizedNames: names, bits, groupSizes: groups } = ev;
   const config: Record<string, unknown> = { ...resolved.hfConfig, torch_dtype: dtype };
   if (names.length > 0) {
     // The most common format is the default; modules that differ are listed by path.

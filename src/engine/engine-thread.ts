@@ -3,15 +3,20 @@
  * the thread sends back, and keeps the process alive only while work is pending.
  */
 import { captureCallSite, MlxNativeError } from '../errors.js';
-import { loadAddon, type NativeEngine, type NativeEvent } from '../native.js';
+import { loadAddon, type NativeEngine, type NativeEvent, type NativeEventType } from '../native.js';
+
+function isType<T extends NativeEventType>(ev: NativeEvent, type: T): ev is Extract<NativeEvent, { type: T }> {
+  return ev.type === type;
+}
 
 /** Receives every event of one request until it ends (result, done or error). */
 export interface EventListener {
   onEvent(event: NativeEvent): void;
 }
 
+/** Every event but tokens and progress ends its request. */
 function isFinal(event: NativeEvent): boolean {
-  return event.type === 'result' || event.type === 'done' || event.type === 'error';
+  return event.type !== 'tokens' && event.type !== 'progress';
 }
 
 export class EngineThread {
@@ -44,18 +49,23 @@ export class EngineThread {
   }
 
   /**
-   * Starts a command and resolves with its result event. Errors carry the caller's stack.
-   * `onProgress` sees progress events.
+   * Starts a command and resolves with its result event, which must be of type `type`. Errors
+   * carry the caller's stack. `onProgress` sees progress events.
    */
-  request(start: (native: NativeEngine, id: number) => void, onProgress?: (p: number) => void): Promise<NativeEvent> {
+  request<T extends NativeEventType>(
+    type: T,
+    start: (native: NativeEngine, id: number) => void,
+    onProgress?: (p: number) => void,
+  ): Promise<Extract<NativeEvent, { type: T }>> {
     const site = captureCallSite();
     return new Promise((resolve, reject) => {
       this.open(
         {
           onEvent: (ev) => {
-            if (ev.type === 'progress') onProgress?.(ev.progress ?? 0);
-            else if (ev.type === 'error') reject(site.graft(ev.code ?? 'INTERNAL', ev.message ?? 'native error'));
-            else if (isFinal(ev)) resolve(ev);
+            if (ev.type === 'progress') onProgress?.(ev.progress);
+            else if (ev.type === 'error') reject(site.graft(ev.code, ev.message));
+            else if (isType(ev, type)) resolve(ev);
+            else if (isFinal(ev)) reject(site.graft('INTERNAL', `expected a ${type} event, got ${ev.type}`));
           },
         },
         start,

@@ -3,7 +3,7 @@
  * Detokenization and stop strings run here, on the JS thread, as tokens arrive in batches.
  */
 import { captureCallSite, MlxNativeError } from '../errors.js';
-import type { NativeEvent } from '../native.js';
+import type { NativeDoneEvent, NativeEvent, NativeTokensEvent } from '../native.js';
 import type { EngineThread } from './engine-thread.js';
 import { StopMatcher } from './stop-matcher.js';
 import { StreamDecoder } from './stream-decoder.js';
@@ -113,20 +113,20 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   #onEvent(ev: NativeEvent, site: ReturnType<typeof captureCallSite>): void {
     if (ev.type === 'tokens') this.#onTokens(ev);
     else if (ev.type === 'done') this.#onDone(ev);
-    else if (ev.type === 'error') this.#fail(site.graft(ev.code ?? 'INTERNAL', ev.message ?? 'generation failed'));
+    else if (ev.type === 'error') this.#fail(site.graft(ev.code, ev.message));
   }
 
-  #onTokens(ev: NativeEvent): void {
+  #onTokens(ev: NativeTokensEvent): void {
     if (this.#stopped || this.#ended) return; // tokens after a stop string are dropped
     if (!this.#sawToken) {
       this.#sawToken = true;
       this.#firstTokenAt = performance.now();
       this.#hooks.onFirstToken?.();
     }
-    const ids = Array.from(ev.tokens as Int32Array);
+    const ids = Array.from(ev.tokens);
     this.#tokens.push(...ids);
     let logprobs: TokenLogprob[] | undefined;
-    if (this.#logprobs && ev.logprob) {
+    if (this.#logprobs && ev.logprobs) {
       logprobs = this.#makeLogprobs(ids, ev);
       this.#logprobs.push(...logprobs);
     }
@@ -139,10 +139,10 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     if (match.text || logprobs || ids.length) this.#push({ text: match.text, tokens: ids, logprobs });
   }
 
-  #makeLogprobs(ids: number[], ev: NativeEvent): TokenLogprob[] {
-    const lp = ev.logprob as Float32Array;
-    const topIds = (ev.topIds as Int32Array | undefined) ?? new Int32Array();
-    const topLp = (ev.topLogprobs as Float32Array | undefined) ?? new Float32Array();
+  #makeLogprobs(ids: number[], ev: NativeTokensEvent): TokenLogprob[] {
+    const lp = ev.logprobs ?? new Float32Array();
+    const topIds = ev.topIds ?? new Int32Array();
+    const topLp = ev.topLogprobs ?? new Float32Array();
     const k = ids.length > 0 ? topIds.length / ids.length : 0;
     return ids.map((token, i) => ({
       token,
@@ -156,7 +156,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     }));
   }
 
-  #onDone(ev: NativeEvent): void {
+  #onDone(ev: NativeDoneEvent): void {
     if (!this.#stopped) {
       const tail = this.#stops.push(this.#decoder.flush());
       const rest = tail.stopped ? tail.text : tail.text + this.#stops.flush();
@@ -165,7 +165,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
         this.#push({ text: rest, tokens: [] });
       }
     }
-    const reason: FinishReason = this.#stopped ? 'stop' : this.#aborted ? 'abort' : (ev.finishReason as FinishReason);
+    const reason: FinishReason = this.#stopped ? 'stop' : this.#aborted ? 'abort' : ev.finishReason;
     const completionTokens = this.#tokens.length;
     this.#finish();
     this.#resolve({
@@ -176,12 +176,12 @@ export class Generation implements AsyncIterable<GenerationChunk> {
         promptTokens: this.promptTokens,
         completionTokens,
         totalTokens: this.promptTokens + completionTokens,
-        cachedTokens: Number(ev.cachedTokens ?? 0),
+        cachedTokens: ev.cachedTokens,
       },
       timings: {
         timeToFirstTokenMs: this.#sawToken ? this.#firstTokenAt - this.#startedAt : 0,
-        prefillTokensPerSecond: Number(ev.prefillTokensPerSecond ?? 0),
-        decodeTokensPerSecond: Number(ev.decodeTokensPerSecond ?? 0),
+        prefillTokensPerSecond: ev.prefillTokensPerSecond,
+        decodeTokensPerSecond: ev.decodeTokensPerSecond,
         totalMs: performance.now() - this.#startedAt,
       },
       logprobs: this.#logprobs,

@@ -10,37 +10,15 @@ import { ChatTemplate } from './chat-template.js';
 import { GGML_TYPE_NAMES, ggufToHfConfig, readGgufMetadata } from './gguf.js';
 import { Tokenizer } from './tokenizer.js';
 
-/** The config the native engine takes (native/engine/model_config.h). */
-export interface NativeConfig {
-  architecture: string;
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  vocabSize: number;
-  contextLength: number;
-  rmsNormEps: number;
-  ropeTheta: number;
-  ropeTraditional: boolean;
-  tieWordEmbeddings: boolean;
-  ropeScaling?: {
-    type: string;
-    factor: number;
-    lowFreqFactor?: number;
-    highFreqFactor?: number;
-    originalMaxPositionEmbeddings?: number;
-  };
-}
-
 export interface ResolvedModel {
   path: string;
   name: string;
   format: 'gguf' | 'mlx';
   files: string[];
-  config: NativeConfig;
-  /** The Hugging Face style config (written by `convert`). */
+  /**
+   * The model's Hugging Face style config.json (for GGUF, derived from the metadata): the one
+   * configuration the engine reads (each family parses it natively) and `convert` writes.
+   */
   hfConfig: Record<string, unknown>;
   tokenizer: Tokenizer;
   chatTemplate: ChatTemplate;
@@ -60,54 +38,6 @@ const DEQUANTIZED_GGUF_TYPES = new Set(['Q2_K', 'Q4_K', 'Q6_K', 'I8', 'I16', 'I3
 
 function invalid(message: string): MlxNativeError {
   return new MlxNativeError('INVALID_MODEL', message);
-}
-
-function asNumber(v: unknown, key: string, fallback?: number): number {
-  if (v === undefined || v === null) {
-    if (fallback !== undefined) return fallback;
-    throw invalid(`[load] config.json has no ${key}`);
-  }
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(`[load] config.json: ${key} must be a number`);
-  return v;
-}
-
-/** Hugging Face config.json → the engine's config. Unknown keys are ignored. */
-export function nativeConfig(hf: Record<string, unknown>, ropeTraditional: boolean): NativeConfig {
-  const heads = asNumber(hf.num_attention_heads, 'num_attention_heads');
-  const hidden = asNumber(hf.hidden_size, 'hidden_size');
-  const arch = hf.model_type;
-  if (typeof arch !== 'string') throw invalid('[load] config.json has no model_type');
-  const config: NativeConfig = {
-    architecture: arch,
-    hiddenSize: hidden,
-    intermediateSize: asNumber(hf.intermediate_size, 'intermediate_size'),
-    numLayers: asNumber(hf.num_hidden_layers, 'num_hidden_layers'),
-    numHeads: heads,
-    numKvHeads: asNumber(hf.num_key_value_heads, 'num_key_value_heads', heads),
-    headDim: asNumber(hf.head_dim, 'head_dim', Math.floor(hidden / heads)),
-    vocabSize: asNumber(hf.vocab_size, 'vocab_size'),
-    contextLength: asNumber(hf.max_position_embeddings, 'max_position_embeddings', 4096),
-    rmsNormEps: asNumber(hf.rms_norm_eps, 'rms_norm_eps', 1e-6),
-    ropeTheta: asNumber(hf.rope_theta, 'rope_theta', 10000),
-    ropeTraditional: ropeTraditional || hf.rope_traditional === true,
-    tieWordEmbeddings: hf.tie_word_embeddings !== false,
-  };
-  const rs = hf.rope_scaling as Record<string, unknown> | null | undefined;
-  if (rs && typeof rs === 'object') {
-    const type = String(rs.rope_type ?? rs.type ?? '');
-    if (type === 'llama3' || type === 'linear') {
-      config.ropeScaling = {
-        type,
-        factor: asNumber(rs.factor, 'rope_scaling.factor', 1),
-        lowFreqFactor: asNumber(rs.low_freq_factor, 'rope_scaling.low_freq_factor', 1),
-        highFreqFactor: asNumber(rs.high_freq_factor, 'rope_scaling.high_freq_factor', 4),
-        originalMaxPositionEmbeddings: asNumber(rs.original_max_position_embeddings, 'rope_scaling.original_max_position_embeddings', 8192),
-      };
-    } else if (type && type !== 'default') {
-      throw new MlxNativeError('UNSUPPORTED_ARCHITECTURE', `[load] rope scaling "${type}" is not supported`);
-    }
-  }
-  return config;
 }
 
 async function resolveGguf(path: string): Promise<ResolvedModel> {
@@ -140,8 +70,6 @@ async function resolveGguf(path: string): Promise<ResolvedModel> {
     name: basename(path).replace(/\.gguf$/i, ''),
     format: 'gguf',
     files: [path],
-    // llama.cpp permutes Q/K rows for interleaved rope: run rope in that layout.
-    config: nativeConfig(hfConfig, hfConfig.model_type === 'llama' || hfConfig.model_type === 'mistral'),
     hfConfig,
     tokenizer,
     chatTemplate: new ChatTemplate(tokenizer.chatTemplate, {
@@ -161,6 +89,9 @@ async function resolveDirectory(dir: string): Promise<ResolvedModel> {
   } catch (err) {
     throw invalid(`[load] ${configPath} is not valid JSON: ${(err as Error).message}`);
   }
+  if (hfConfig === null || typeof hfConfig !== 'object' || Array.isArray(hfConfig)) {
+    throw invalid(`[load] ${configPath} is not a JSON object`);
+  }
   let files: string[];
   const indexPath = join(dir, 'model.safetensors.index.json');
   if (existsSync(indexPath)) {
@@ -178,7 +109,6 @@ async function resolveDirectory(dir: string): Promise<ResolvedModel> {
     name: basename(dir),
     format: 'mlx',
     files,
-    config: nativeConfig(hfConfig, false),
     hfConfig,
     tokenizer,
     chatTemplate: new ChatTemplate(tokenizer.chatTemplate, {

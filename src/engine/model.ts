@@ -49,6 +49,8 @@ export interface EngineCounters {
   prefixCacheBytes: number;
   prefixCacheHits: number;
   prefixCacheTokens: number;
+  /** Scheduler steps run (a decode and a prefill step each). */
+  decodeSteps: number;
   activeMemory: number;
   peakMemory: number;
   cacheMemory: number;
@@ -166,8 +168,8 @@ export class Model {
 
   /** Engine-side counters: batch, KV and prefix-cache use, MLX memory (bytes). */
   async counters(): Promise<EngineCounters> {
-    const ev = await this.#thread.request((n, id) => n.modelCommand(id, 'stats'));
-    return ev as unknown as EngineCounters;
+    const { id: _id, type: _type, ...counters } = await this.#thread.request('stats', (n, id) => n.modelCommand(id, 'stats'));
+    return counters;
   }
 
   /** MLX memory in use, its peak, and the allocator cache (bytes). */
@@ -178,7 +180,7 @@ export class Model {
 
   /** Drops every cached prefix. */
   async clearPrefixCache(): Promise<void> {
-    await this.#thread.request((n, id) => n.modelCommand(id, 'clearPrefixCache'));
+    await this.#thread.request('stats', (n, id) => n.modelCommand(id, 'clearPrefixCache'));
   }
 
   get disposed(): boolean {
@@ -222,20 +224,21 @@ export class Model {
     checkNumber('repetitionContextSize', o.repetitionContextSize, 0, 1 << 30);
     checkOtherOptions(o);
     const bias = Object.entries(o.logitBias ?? {});
+    const int = (v: number | undefined) => (v === undefined ? undefined : Math.floor(v));
     const request: NativeGenerateRequest = {
       prompt: Int32Array.from(ids),
       maxTokens: Math.floor(o.maxTokens ?? DEFAULT_MAX_TOKENS),
-      temperature: o.temperature ?? 0,
-      topP: o.topP ?? 1,
-      topK: Math.floor(o.topK ?? 0),
-      minP: o.minP ?? 0,
-      repetitionPenalty: o.repetitionPenalty ?? 1,
-      repetitionContextSize: Math.floor(o.repetitionContextSize ?? 20),
-      presencePenalty: o.presencePenalty ?? 0,
-      frequencyPenalty: o.frequencyPenalty ?? 0,
+      temperature: o.temperature,
+      topP: o.topP,
+      topK: int(o.topK),
+      minP: o.minP,
+      repetitionPenalty: o.repetitionPenalty,
+      repetitionContextSize: int(o.repetitionContextSize),
+      presencePenalty: o.presencePenalty,
+      frequencyPenalty: o.frequencyPenalty,
       logitBiasIds: Int32Array.from(bias.map(([k]) => Number(k))),
       logitBiasValues: Float32Array.from(bias.map(([, v]) => Number(v))),
-      seed: o.seed ?? -1,
+      seed: o.seed,
       logprobs: o.logprobs || o.topLogprobs ? Math.floor(o.topLogprobs ?? 0) : -1,
       eosTokenIds: Int32Array.from(o.ignoreEos ? [] : this.tokenizer.eosTokenIds),
     };
@@ -244,7 +247,7 @@ export class Model {
     return new Generation(
       this.#thread,
       this.tokenizer,
-      { prompt: request.prompt, stop: o.stop, logprobs: request.logprobs >= 0, signal: o.signal },
+      { prompt: request.prompt, stop: o.stop, logprobs: (request.logprobs ?? -1) >= 0, signal: o.signal },
       (id) => this.#thread.native.generate(id, request),
       {
         onFirstToken: () => {
@@ -278,16 +281,16 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     throw new MlxNativeError(e.code as never, e.message ?? String(err), { cause: err });
   }
   for (const w of resolved.warnings) (options.onWarning ?? ((m: string) => console.warn(`[mlx-native] ${m}`)))(w);
-  const config = { ...resolved.config };
-  if (options.contextLength) config.contextLength = options.contextLength;
   const thread = new EngineThread();
   try {
     const ev = await thread.request(
+      'loaded',
       (n, id) =>
         n.loadModel(id, {
           format: resolved.format,
           files: resolved.files,
-          config,
+          configJson: JSON.stringify(resolved.hfConfig),
+          contextLength: options.contextLength,
           dtype: options.dtype,
           cpuStreams: options.cpuStreams ?? (Number(process.env.MLX_NATIVE_CPU_STREAMS) || undefined),
           maxBatch: options.maxBatch,
@@ -300,14 +303,16 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     const info: ModelInfo = {
       path: resolved.path,
       format: resolved.format,
-      architecture: config.architecture,
-      parameterCount: Number(ev.parameterCount),
-      quantization: resolved.quantizationLabel ?? String(ev.quantization),
-      contextLength: config.contextLength,
-      vocabSize: config.vocabSize,
-      weightBytes: Number(ev.weightBytes),
-      numLayers: config.numLayers,
-      hiddenSize: config.hiddenSize,
+      architecture: ev.modelType,
+      family: ev.family,
+      parameterCount: ev.parameterCount,
+      quantization: resolved.quantizationLabel ?? ev.quantization,
+      contextLength: ev.contextLength,
+      vocabSize: ev.vocabSize,
+      weightBytes: ev.weightBytes,
+      numLayers: ev.numLayers,
+      hiddenSize: ev.hiddenSize,
+      dtype: ev.dtype,
     };
     return new Model(thread, info, resolved.name, resolved.tokenizer, resolved.chatTemplate);
   } catch (err) {

@@ -14,7 +14,7 @@ export interface GenerateOptions {
   topK?: number;
   minP?: number;
   repetitionPenalty?: number;
-  /** Number of most recent tokens the repetition penalty looks at (default 64). */
+  /** Number of most recent tokens the penalties look at (default 20, as mlx-lm). */
   repetitionContextSize?: number;
   presencePenalty?: number;
   frequencyPenalty?: number;
@@ -82,7 +82,10 @@ export interface ChatMessage {
 export interface ModelInfo {
   path: string;
   format: 'gguf' | 'mlx';
+  /** The config's model_type (e.g. 'llama', 'qwen3'). */
   architecture: string;
+  /** The model family that runs it (e.g. 'llama' for model_type 'mistral'). */
+  family: string;
   parameterCount: number;
   /** e.g. 'q4_1', 'q4_0', 'q8_0', 'affine-4bit-g64', 'f16', 'f32', 'bf16'. */
   quantization: string;
@@ -91,4 +94,6 @@ export interface ModelInfo {
   weightBytes: number;
   numLayers: number;
   hiddenSize: number;
+  /** Compute dtype of the activations ('float32' on CPUs, 'float16' on GPUs by default). */
+  dtype: string;
 }

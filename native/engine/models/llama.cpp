@@ -1,15 +1,137 @@
-// Llama 1-3, SmolLM/SmolLM2, Mistral: the plain decoder (no biases, no q/k norm).
-// Llama 3 rope scaling comes through ModelConfig::rope_scaling.
-#include "families.h"
+// Llama 1-3, SmolLM/SmolLM2, Mistral: the plain Llama decoder. Llama 3 rope scaling comes from
+// config.json's rope_scaling.
+#include "llama.h"
+
+#include "../blocks.h"
+#include "../device.h"
+#include "../errors.h"
+#include "registry.h"
 
 namespace mlxn {
 
-const Family& llama_family() {
-  static const Family family{{"llama", "mistral"}, [](ModelConfig& c) {
-                               c.attention_bias = false;
-                               c.qk_norm = false;
-                             }};
-  return family;
+namespace {
+
+struct Block {
+  mx::array attn_norm{0.0f}, mlp_norm{0.0f};
+  Attention attn;
+  SwiGLU mlp;
+};
+
+class LlamaDecoder : public Model {
+ public:
+  LlamaDecoder(LoadContext& ctx, const DecoderConfig& c, LlamaOptions options) : config_(c) {
+    const mx::Dtype dt = ctx.dtype;
+    WeightMap& w = ctx.weights;
+    WeightStats stats;
+    embed_.table = Linear::take(w, "model.embed_tokens", c.hidden_size, dt);
+    if (embed_.table.out_dims != c.vocab_size) {
+      throw EngineError("INVALID_MODEL", "[load] embedding rows (" +
+                                             std::to_string(embed_.table.out_dims) +
+                                             ") differ from vocab_size");
+    }
+    stats.add(embed_.table);
+    const AttentionShape shape{c.hidden_size, c.num_heads, c.num_kv_heads, c.head_dim,
+                               c.rms_norm_eps};
+    for (int i = 0; i < c.num_layers; ++i) {
+      const std::string p = "model.layers." + std::to_string(i);
+      Block b{take_vector(w, p + ".input_layernorm.weight", dt),
+              take_vector(w, p + ".post_attention_layernorm.weight", dt),
+              Attention::take(w, p + ".self_attn", shape, options.qkv_bias, options.qk_norm, dt),
+              SwiGLU::take(w, p + ".mlp", c.hidden_size, c.intermediate_size, dt)};
+      stats.add(b.attn_norm), stats.add(b.mlp_norm);
+      b.attn.count(stats), b.mlp.count(stats);
+      blocks_.push_back(std::move(b));
+    }
+    norm_ = take_vector(w, "model.norm.weight", dt);
+    stats.add(norm_);
+    bool has_head = w.count("lm_head.weight") > 0;
+    if (has_head && !c.tie_word_embeddings) {
+      lm_head_ = Linear::take(w, "lm_head", c.hidden_size, dt);
+      stats.add(*lm_head_);
+    }
+    // Without a head the embedding is the output layer (also when an export dropped a head
+    // that was identical to it).
+    rope_ = Rope::from(c.rope, c.head_dim);
+
+    std::vector<std::vector<mx::array>> groups{embed_.table.arrays()};
+    groups[0].push_back(norm_);
+    if (lm_head_) {
+      for (auto& a : lm_head_->arrays()) groups[0].push_back(a);
+    }
+    for (const Block& b : blocks_) {
+      auto g = b.attn.arrays(), m = b.mlp.arrays();
+      g.insert(g.end(), m.begin(), m.end());
+      g.push_back(b.attn_norm), g.push_back(b.mlp_norm);
+      groups.push_back(std::move(g));
+    }
+    evaluate_weights(groups, ctx.progress);
+
+    auto streams = matmul_streams(ctx.spec.cpu_streams);
+    if (streams.size() > 1) {
+      for (Block& b : blocks_) {
+        b.attn.for_each_linear([&](Linear& l) { l.shard(streams); });
+        b.mlp.for_each_linear([&](Linear& l) { l.shard(streams); });
+      }
+      (lm_head_ ? *lm_head_ : embed_.table).shard(streams);
+    }
+    info_.num_layers = c.num_layers;
+    info_.hidden_size = c.hidden_size;
+    info_.vocab_size = c.vocab_size;
+    info_.weight_bytes = stats.bytes;
+    info_.parameters = stats.parameters;
+    info_.quantization = stats.summary();
+    info_.streams = int(std::max<size_t>(streams.size(), 1));
+    info_.dtype = dt;
+    info_.kv_bytes_per_token =
+        size_t(2) * c.num_layers * c.num_kv_heads * c.head_dim * mx::size_of(dt);
+  }
+
+  KVCache make_cache(int batch) const override {
+    return KVCache(config_.num_layers, config_.num_kv_heads, config_.head_dim, info_.dtype, batch);
+  }
+
+  mx::array forward(const mx::array& tokens, KVCache& cache,
+                    std::vector<int> lengths) const override {
+    const int B = tokens.shape(0), L = tokens.shape(1);
+    const float eps = config_.rms_norm_eps;
+    CacheStep step = cache.begin(L, std::move(lengths));
+    auto x = embed_(tokens);
+    for (int i = 0; i < int(blocks_.size()); ++i) {
+      const Block& b = blocks_[i];
+      x = mx::add(x, b.attn(mx::fast::rms_norm(x, b.attn_norm, eps), i, cache, step, rope_));
+      x = mx::add(x, b.mlp(mx::fast::rms_norm(x, b.mlp_norm, eps)));
+    }
+    cache.commit(step);
+    x = last_positions(x, step);
+    x = mx::fast::rms_norm(x, norm_, eps);
+    auto logits = lm_head_ ? (*lm_head_)(x) : embed_.as_linear(x);
+    return mx::astype(mx::reshape(logits, {B, config_.vocab_size}), mx::float32);
+  }
+
+ private:
+  DecoderConfig config_;
+  Embedding embed_;
+  std::vector<Block> blocks_;
+  mx::array norm_{0.0f};
+  std::optional<Linear> lm_head_;
+  Rope rope_;
+};
+
+std::unique_ptr<Model> load_llama(LoadContext& ctx) {
+  DecoderConfig c = read_decoder_config(ctx.config);
+  // llama.cpp's converter permutes Llama Q/K rows for the interleaved rope layout; running rope
+  // in that (traditional) layout gives the same attention scores as undoing the permutation.
+  if (ctx.spec.format == "gguf") c.rope.traditional = true;
+  return load_llama_decoder(ctx, c, {});
+}
+
+const FamilyRegistration registration({"llama", {"llama", "mistral"}, load_llama});
+
+}  // namespace
+
+std::unique_ptr<Model> load_llama_decoder(LoadContext& ctx, const DecoderConfig& config,
+                                          LlamaOptions options) {
+  return std::make_unique<LlamaDecoder>(ctx, config, options);
 }
 
 }  // namespace mlxn

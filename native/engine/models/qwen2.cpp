@@ -1,14 +1,17 @@
-// Qwen2 / Qwen2.5: biases on the q, k and v projections (not on o).
-#include "families.h"
+// Qwen2 / Qwen2.5: the Llama decoder with biases on the q, k and v projections (not on o).
+#include "llama.h"
+#include "registry.h"
 
 namespace mlxn {
 
-const Family& qwen2_family() {
-  static const Family family{{"qwen2"}, [](ModelConfig& c) {
-                               c.attention_bias = true;
-                               c.qk_norm = false;
-                             }};
-  return family;
+namespace {
+
+std::unique_ptr<Model> load_qwen2(LoadContext& ctx) {
+  return load_llama_decoder(ctx, read_decoder_config(ctx.config), {.qkv_bias = true});
 }
+
+const FamilyRegistration registration({"qwen2", {"qwen2"}, load_qwen2});
+
+}  // namespace
 
 }  // namespace mlxn

@@ -1,21 +1,34 @@
-#include "../errors.h"
-#include "../model.h"
-#include "families.h"
+#include "registry.h"
+
+#include <algorithm>
 
 namespace mlxn {
 
-void configure_family(ModelConfig& config) {
-  for (const Family* family : {&llama_family(), &qwen2_family(), &qwen3_family()}) {
-    for (const auto& name : family->names) {
-      if (name == config.architecture) {
-        family->configure(config);
-        return;
-      }
-    }
+namespace {
+
+std::vector<Family>& families() {
+  static std::vector<Family> all;  // filled during static initialization, read-only after
+  return all;
+}
+
+}  // namespace
+
+FamilyRegistration::FamilyRegistration(Family family) {
+  families().push_back(std::move(family));
+}
+
+const Family* find_family(const std::string& model_type) {
+  for (const Family& f : families()) {
+    if (std::find(f.types.begin(), f.types.end(), model_type) != f.types.end()) return &f;
   }
-  throw EngineError("UNSUPPORTED_ARCHITECTURE", "[load] unsupported architecture \"" +
-                                                    config.architecture +
-                                                    "\" (supported: llama, mistral, qwen2, qwen3)");
+  return nullptr;
+}
+
+std::vector<std::string> supported_model_types() {
+  std::vector<std::string> out;
+  for (const Family& f : families()) out.insert(out.end(), f.types.begin(), f.types.end());
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace mlxn

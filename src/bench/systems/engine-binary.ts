@@ -1,8 +1,10 @@
 /**
  * The native engine alone (native/tools/engine_bench.cpp): the same Scheduler and model code
- * as the addon, with no Node in the loop. Its config comes from resolveModel, passed as flags.
+ * as the addon, with no Node in the loop. It reads the model's config.json itself.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { resolveModel } from '../../engine/model-spec.js';
 import { LineWorker, peakRssOf } from '../child.js';
 import type { BenchPrompt } from '../prompts.js';
@@ -26,31 +28,18 @@ export interface StepProfile {
   pipelinedStepMs: number;
 }
 
-/** Command-line flags engine_bench reads for a model (see spec_from in engine_bench.cpp). */
+/**
+ * Command-line flags engine_bench reads for a model: the path, and for a GGUF file the
+ * config.json mlx-native derives from its metadata (written next to the system temp files).
+ */
 export async function engineFlags(modelPath: string): Promise<string[]> {
   const m = await resolveModel(modelPath);
-  const c = m.config;
-  const flags = ['--format', m.format, ...m.files.flatMap((f) => ['--file', f])];
-  const add = (k: string, v: string | number | boolean) => flags.push(`--${k}`, typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
-  add('arch', c.architecture);
-  add('hidden', c.hiddenSize);
-  add('intermediate', c.intermediateSize);
-  add('layers', c.numLayers);
-  add('heads', c.numHeads);
-  add('kv-heads', c.numKvHeads);
-  add('head-dim', c.headDim);
-  add('vocab', c.vocabSize);
-  add('context', c.contextLength);
-  add('eps', c.rmsNormEps);
-  add('rope-theta', c.ropeTheta);
-  add('rope-traditional', c.ropeTraditional);
-  add('tie', c.tieWordEmbeddings);
-  if (c.ropeScaling) {
-    add('rope-scaling', c.ropeScaling.type);
-    add('rope-factor', c.ropeScaling.factor);
-    if (c.ropeScaling.lowFreqFactor !== undefined) add('rope-low-freq', c.ropeScaling.lowFreqFactor);
-    if (c.ropeScaling.highFreqFactor !== undefined) add('rope-high-freq', c.ropeScaling.highFreqFactor);
-    if (c.ropeScaling.originalMaxPositionEmbeddings !== undefined) add('rope-original-max', c.ropeScaling.originalMaxPositionEmbeddings);
+  const flags = ['--model', m.path];
+  if (m.format === 'gguf') {
+    const dir = mkdtempSync(join(tmpdir(), 'mlx-native-bench-'));
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify(m.hfConfig));
+    flags.push('--config', config);
   }
   return flags;
 }

@@ -1,0 +1,153 @@
+#include "blocks.h"
+
+#include <cmath>
+
+#include "errors.h"
+
+namespace mlxn {
+
+namespace {
+
+void merge(WeightStats& into, const WeightStats& from) {
+  into.bytes += from.bytes;
+  into.parameters += from.parameters;
+  for (const auto& [k, n] : from.formats) into.formats[k] += n;
+}
+
+void append(std::vector<mx::array>& out, const Linear& l) {
+  for (auto& a : l.arrays()) out.push_back(a);
+}
+
+}  // namespace
+
+Attention Attention::take(WeightMap& w, const std::string& p, const AttentionShape& s,
+                          bool qkv_bias, bool qk_norm, mx::Dtype dt) {
+  Attention a;
+  a.shape_ = s;
+  Linear q = Linear::take(w, p + ".q_proj", s.hidden, dt);
+  Linear k = Linear::take(w, p + ".k_proj", s.hidden, dt);
+  Linear v = Linear::take(w, p + ".v_proj", s.hidden, dt);
+  if (q.out_dims != s.heads * s.head_dim || k.out_dims != s.kv_heads * s.head_dim ||
+      v.out_dims != s.kv_heads * s.head_dim) {
+    throw EngineError("INVALID_MODEL", "[load] " + p + " shapes do not match the config");
+  }
+  if (qkv_bias && !(q.bias && k.bias && v.bias))
+    throw EngineError("INVALID_MODEL", "[load] missing q/k/v biases in " + p);
+  a.o_ = Linear::take(w, p + ".o_proj", s.heads * s.head_dim, dt);
+  if (qk_norm) {
+    a.q_norm_ = take_vector(w, p + ".q_norm.weight", dt);
+    a.k_norm_ = take_vector(w, p + ".k_norm.weight", dt);
+    a.parts_.add(*a.q_norm_);
+    a.parts_.add(*a.k_norm_);
+  }
+  for (const Linear* l : {&q, &k, &v, &a.o_}) a.parts_.add(*l);
+  // Fewer, larger matmuls: one for q/k/v when their formats agree.
+  a.qkv_ = Linear::fuse({&q, &k, &v});
+  if (!a.qkv_) a.q_ = q, a.k_ = k, a.v_ = v;
+  return a;
+}
+
+mx::array Attention::operator()(const mx::array& x, int layer, KVCache& cache,
+                                const CacheStep& step, const Rope& rope) const {
+  const int B = x.shape(0), L = x.shape(1);
+  const int H = shape_.heads, KV = shape_.kv_heads, D = shape_.head_dim;
+  mx::array q(0.0f), k(0.0f), v(0.0f);
+  if (qkv_) {
+    auto parts = mx::split((*qkv_)(x), mx::Shape{H * D, (H + KV) * D}, -1);
+    q = parts[0], k = parts[1], v = parts[2];
+  } else {
+    q = (*q_)(x), k = (*k_)(x), v = (*v_)(x);
+  }
+  q = mx::transpose(mx::reshape(q, {B, L, H, D}), {0, 2, 1, 3});
+  k = mx::transpose(mx::reshape(k, {B, L, KV, D}), {0, 2, 1, 3});
+  v = mx::transpose(mx::reshape(v, {B, L, KV, D}), {0, 2, 1, 3});
+  if (q_norm_) {
+    q = mx::fast::rms_norm(q, *q_norm_, shape_.norm_eps);
+    k = mx::fast::rms_norm(k, *k_norm_, shape_.norm_eps);
+  }
+  q = rope(q, step);
+  k = rope(k, step);
+  auto [keys, values] = cache.update(layer, k, v, step);
+  const float scale = 1.0f / std::sqrt(float(D));
+  auto o = mx::fast::scaled_dot_product_attention(q, keys, values, scale, step.mask_mode, step.mask);
+  return o_(mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, L, H * D}));
+}
+
+void Attention::for_each_linear(const std::function<void(Linear&)>& f) {
+  for (auto* l : {&qkv_, &q_, &k_, &v_}) {
+    if (*l) f(**l);
+  }
+  f(o_);
+}
+
+std::vector<mx::array> Attention::arrays() const {
+  std::vector<mx::array> out;
+  for (const auto* l : {&qkv_, &q_, &k_, &v_}) {
+    if (*l) append(out, **l);
+  }
+  append(out, o_);
+  if (q_norm_) out.push_back(*q_norm_), out.push_back(*k_norm_);
+  return out;
+}
+
+void Attention::count(WeightStats& stats) const {
+  merge(stats, parts_);
+}
+
+SwiGLU SwiGLU::take(WeightMap& w, const std::string& p, int hidden, int intermediate,
+                    mx::Dtype dt) {
+  SwiGLU m;
+  Linear gate = Linear::take(w, p + ".gate_proj", hidden, dt);
+  Linear up = Linear::take(w, p + ".up_proj", hidden, dt);
+  m.down_ = Linear::take(w, p + ".down_proj", intermediate, dt);
+  if (gate.out_dims != intermediate || up.out_dims != intermediate)
+    throw EngineError("INVALID_MODEL", "[load] " + p + " shapes do not match the config");
+  for (const Linear* l : {&gate, &up, &m.down_}) m.parts_.add(*l);
+  m.gate_up_ = Linear::fuse({&gate, &up});
+  if (!m.gate_up_) m.gate_ = gate, m.up_ = up;
+  return m;
+}
+
+mx::array SwiGLU::operator()(const mx::array& x) const {
+  mx::array g(0.0f), u(0.0f);
+  if (gate_up_) {
+    auto parts = mx::split((*gate_up_)(x), 2, -1);
+    g = parts[0], u = parts[1];
+  } else {
+    g = (*gate_)(x), u = (*up_)(x);
+  }
+  return down_(mx::multiply(mx::multiply(g, mx::sigmoid(g)), u));
+}
+
+void SwiGLU::for_each_linear(const std::function<void(Linear&)>& f) {
+  for (auto* l : {&gate_up_, &gate_, &up_}) {
+    if (*l) f(**l);
+  }
+  f(down_);
+}
+
+std::vector<mx::array> SwiGLU::arrays() const {
+  std::vector<mx::array> out;
+  for (const auto* l : {&gate_up_, &gate_, &up_}) {
+    if (*l) append(out, **l);
+  }
+  append(out, down_);
+  return out;
+}
+
+void SwiGLU::count(WeightStats& stats) const {
+  merge(stats, parts_);
+}
+
+}  // namespace mlxn
+
+namespace mlxn {
+
+mx::array last_positions(const mx::array& x, const CacheStep& step) {
+  const int B = x.shape(0), L = x.shape(1), D = x.shape(2);
+  if (L == 1) return x;
+  if (!step.last) return mx::slice(x, {0, L - 1, 0}, {B, L, D});
+  return mx::take_along_axis(x, mx::broadcast_to(*step.last, {B, 1, D}), 1);
+}
+
+}  // namespace mlxn

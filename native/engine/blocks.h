@@ -1,0 +1,65 @@
+// Transformer blocks shared by the families: grouped-query attention over the batch KV cache
+// (one rope, one cache write and one scaled_dot_product_attention per layer for every row), and
+// the SwiGLU feed-forward.
+#pragma once
+
+#include <functional>
+
+#include "kv_cache.h"
+#include "layers.h"
+
+namespace mlxn {
+
+struct AttentionShape {
+  int hidden = 0, heads = 0, kv_heads = 0, head_dim = 0;
+  float norm_eps = 1e-6f;  // q/k norms
+};
+
+class Attention {
+ public:
+  // Takes `<prefix>.{q,k,v,o}_proj` (and `.q_norm` / `.k_norm` with `qk_norm`) out of `weights`.
+  // `qkv_bias` requires biases on q, k and v.
+  static Attention take(WeightMap& weights, const std::string& prefix, const AttentionShape& shape,
+                        bool qkv_bias, bool qk_norm, mx::Dtype dtype);
+
+  // x: [B, L, hidden] → [B, L, hidden], reading and writing `cache` at `layer`.
+  mx::array operator()(const mx::array& x, int layer, KVCache& cache, const CacheStep& step,
+                       const Rope& rope) const;
+
+  void for_each_linear(const std::function<void(Linear&)>& f);
+  std::vector<mx::array> arrays() const;
+  void count(WeightStats& stats) const;
+
+ private:
+  AttentionShape shape_;
+  std::optional<mx::array> q_norm_, k_norm_;
+  std::optional<Linear> qkv_;      // fused q/k/v when their formats agree
+  std::optional<Linear> q_, k_, v_;  // otherwise separate
+  Linear o_;
+  WeightStats parts_;  // counted before fusing
+};
+
+// down(silu(gate(x)) * up(x)), gate and up fused when their formats agree.
+class SwiGLU {
+ public:
+  static SwiGLU take(WeightMap& weights, const std::string& prefix, int hidden, int intermediate,
+                     mx::Dtype dtype);
+  mx::array operator()(const mx::array& x) const;
+  void for_each_linear(const std::function<void(Linear&)>& f);
+  std::vector<mx::array> arrays() const;
+  void count(WeightStats& stats) const;
+
+ private:
+  std::optional<Linear> gate_up_, gate_, up_;
+  Linear down_;
+  WeightStats parts_;
+};
+
+}  // namespace mlxn
+
+namespace mlxn {
+
+// x: [B, L, D] → [B, 1, D] at each row's last real position.
+mx::array last_positions(const mx::array& x, const CacheStep& step);
+
+}  // namespace mlxn
