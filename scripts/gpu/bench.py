@@ -166,6 +166,9 @@ def start_build(a):
         inc = os.path.dirname(cudnn_h[0])
         configure += [f"-DCUDNN_INCLUDE_PATH={inc}",
                       f"-DCUDNN_LIBRARY_PATH={os.path.join(os.path.dirname(inc), 'lib')}"]
+    nlohmann = os.path.join(a.mlx_dir, "nlohmann_json", "include")  # from .gpu-whl (setup)
+    if os.path.exists(os.path.join(nlohmann, "nlohmann", "json.hpp")):
+        configure.append(f"-DNLOHMANN_JSON_INCLUDE_DIR={nlohmann}")
     if not shutil.which("nvcc"):  # MLX's config needs the CUDA toolkit (CUDAToolkit)
         nvcc = sorted(glob.glob("/usr/local/cuda*/bin/nvcc"))
         if nvcc:
@@ -403,7 +406,7 @@ def step_engine(a, names, results):
         try:
             ready = eng.reply(timeout=a.step_timeout)
             log(f"  engine ready: {json.dumps(ready)}")
-            res["engine_ready"] = ready
+            res[f"{a.engine_label} ready"] = ready
             for s in a.streams:
                 try:
                     if a.engine_warmup_tokens:
@@ -412,29 +415,29 @@ def step_engine(a, names, results):
                     for _ in range(a.trials):
                         r = engine_figures(eng.request(f"run {a.gen_tokens} {prompts(s)}",
                                                        a.step_timeout))
-                        log(f"  engine {name} streams={s}: {json.dumps(r)}")
+                        log(f"  {a.engine_label} {name} streams={s}: {json.dumps(r)}")
                         trials.append(r)
                     agg = {k: statistics.median(t[k] for t in trials)
                            for k in ("decode_tps", "mlxlm_tps", "output_tps", "ttft_p50_ms")
                            if all(t[k] is not None for t in trials)}
-                    res.setdefault(str(s), {})["engine"] = agg | {"trials": trials}
+                    res.setdefault(str(s), {})[a.engine_label] = agg | {"trials": trials}
                 except Exception as e:  # noqa: BLE001
                     log(f"  engine {name} streams={s} failed: {e}")
-                    res.setdefault(str(s), {})["engine"] = {"error": str(e)}
+                    res.setdefault(str(s), {})[a.engine_label] = {"error": str(e)}
                 save(results)
             for b in a.profile_batches:
                 try:
                     p = eng.request(f"profile {a.profile_steps} {a.profile_context} {b}",
                                     a.step_timeout)
-                    log(f"  engine profile {name} batch={b}: {json.dumps(p)}")
+                    log(f"  {a.engine_label} profile {name} batch={b}: {json.dumps(p)}")
                 except Exception as e:  # noqa: BLE001
                     p = {"error": str(e)}
-                res.setdefault("profile", {})[str(b)] = p
+                res.setdefault("profile", {})[f"{a.engine_label} batch={b}"] = p
                 save(results)
-            res["engine_memory"] = eng.request("memory", 60)
+            res[f"{a.engine_label} memory"] = eng.request("memory", 60)
         except Exception as e:  # noqa: BLE001
-            log(f"  engine {name} failed: {e}")
-            res["engine_error"] = str(e)
+            log(f"  {a.engine_label} {name} failed: {e}")
+            res[f"{a.engine_label} error"] = str(e)
         finally:
             eng.close()
             errlog.close()
@@ -455,35 +458,41 @@ def fmt(v, digits=0):
 
 
 def table(a, names, results):
+    """One row per (model, streams, mlx-lm variant, engine build)."""
     rows = []
-    head = ["model", "streams", "mlx-lm tok/s", "engine tok/s", "engine/mlx-lm",
+    head = ["model", "streams", "engine", "mlx-lm tok/s", "engine tok/s", "engine/mlx-lm",
             "engine decode", "engine ttft ms", "mlx-lm prompt tok/s"]
     for name in names:
         res = results.get(name, {})
-        for s in a.streams:
-            r = res.get(str(s), {})
-            e = r.get("engine", {})
-            labels = [k for k in r if k.startswith("mlx-lm")] or ["mlx-lm"]
-            for label in labels:
+        for s in sorted({int(k) for k in res if k.isdigit()}):
+            r = res[str(s)]
+            refs = [k for k in r if k.startswith("mlx-lm")] or ["mlx-lm"]
+            engines = [k for k in r if not k.startswith("mlx-lm")] or ["-"]
+            for label in refs:
                 m = r.get(label, {})
                 ref = m.get("generation_tps")
-                ratio = e.get("mlxlm_tps") / ref if ref and e.get("mlxlm_tps") else None
-                rows.append([name, f"{s}" + (f" ({label[7:]})" if label != "mlx-lm" else ""),
-                             fmt(ref), fmt(e.get("mlxlm_tps")), fmt(ratio, 2),
-                             fmt(e.get("decode_tps")), fmt(e.get("ttft_p50_ms"), 1),
-                             fmt(m.get("prompt_tps"))])
+                for en in engines:
+                    e = r.get(en, {})
+                    ratio = e.get("mlxlm_tps") / ref if ref and e.get("mlxlm_tps") else None
+                    rows.append([name, f"{s}" + (f" ({label[7:]})" if label != "mlx-lm" else ""),
+                                 en, fmt(ref), fmt(e.get("mlxlm_tps")), fmt(ratio, 2),
+                                 fmt(e.get("decode_tps")), fmt(e.get("ttft_p50_ms"), 1),
+                                 fmt(m.get("prompt_tps"))])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda r: "  ".join(str(x).rjust(w) for x, w in zip(r, widths))  # noqa: E731
     out = [line(head)] + [line(r) for r in rows]
     for name in names:
-        for b, p in results.get(name, {}).get("profile", {}).items():
-            out.append(f"{name} profile batch={b} context={a.profile_context}: " + (
+        res = results.get(name, {})
+        for key, p in res.get("profile", {}).items():
+            b = int(key.rsplit("=", 1)[1])
+            out.append(f"{name} profile {key} context={a.profile_context}: " + (
                 f"step {fmt(p.get('pipelinedStepMs'), 2)} ms pipelined "
-                f"({fmt(p.get('buildMs'), 2)} build + {fmt(p.get('evalMs'), 2)} eval sync) "
-                f"= {fmt(int(b) * 1000 / p['pipelinedStepMs'] if p.get('pipelinedStepMs') else None)} tok/s"
+                f"({fmt(p.get('buildMs'), 2)} build + {fmt(p.get('evalMs'), 2)} eval, sync) "
+                f"= {fmt(b * 1000 / p['pipelinedStepMs'] if p.get('pipelinedStepMs') else None)} tok/s"
                 if "error" not in p else p["error"]))
-        if results.get(name, {}).get("engine_error"):
-            out.append(f"{name} engine error: {results[name]['engine_error']}")
+        for key, v in res.items():
+            if key.endswith(" error"):
+                out.append(f"{name} {key}: {v}")
     return "\n".join(out)
 
 
@@ -503,6 +512,8 @@ def main():
                     help="flags: committed --format/--file/--hidden... ; model: --model DIR")
     ap.add_argument("--engine-warmup-tokens", type=int, default=None,
                     help="tokens of the untimed run before each stream count (default: --gen-tokens)")
+    ap.add_argument("--engine-label", default="engine",
+                    help="name of this engine build in results.json and the table")
     ap.add_argument("--max-batch", type=int, default=0, help="default: the largest stream count")
     ap.add_argument("--prefill-chunk", type=int, default=0)
     ap.add_argument("--profile-batches", default="1,64")
