@@ -72,7 +72,9 @@ void EngineWrap::post(const Napi::CallbackInfo& info, uint64_t id, Engine::Task 
 
 Napi::Value EngineWrap::device_info(const Napi::CallbackInfo& info) {
   uint64_t id = arg_id(info, 0);
-  post(info, id, [id](Engine& engine) { engine.emit(id, DeviceEvent{mlxn::device_info(), memory_info()}); });
+  post(info, id, [id](Engine& engine) {
+    engine.emit(id, DeviceEvent{mlxn::device_info(), memory_info()});
+  });
   return info.Env().Undefined();
 }
 
@@ -89,8 +91,9 @@ Napi::Value EngineWrap::quantized_matmul(const Napi::CallbackInfo& info) {
   req.group_size = arg_int(opts, "groupSize", 64);
   req.x = float_array(opts, "x");
   req.w = float_array(opts, "w");
-  post(info, id,
-       [id, req = std::move(req)](Engine& engine) { engine.emit(id, mlxn::quantized_matmul(req)); });
+  post(info, id, [id, req = std::move(req)](Engine& engine) {
+    engine.emit(id, mlxn::quantized_matmul(req));
+  });
   return info.Env().Undefined();
 }
 

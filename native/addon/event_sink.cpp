@@ -4,7 +4,6 @@
 
 namespace mlxn {
 
-
 std::shared_ptr<JsEventSink> JsEventSink::create(Napi::Env env, Napi::Function callback) {
   auto sink = std::make_shared<JsEventSink>();
   // The TSFN's context keeps the sink alive until the TSFN is finalized.

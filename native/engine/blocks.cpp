@@ -69,7 +69,8 @@ mx::array Attention::operator()(const mx::array& x, int layer, KVCache& cache,
   k = rope(k, step);
   auto [keys, values] = cache.update(layer, k, v, step);
   const float scale = 1.0f / std::sqrt(float(D));
-  auto o = mx::fast::scaled_dot_product_attention(q, keys, values, scale, step.mask_mode, step.mask);
+  auto o =
+      mx::fast::scaled_dot_product_attention(q, keys, values, scale, step.mask_mode, step.mask);
   return o_(mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, L, H * D}));
 }
 

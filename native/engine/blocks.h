@@ -33,7 +33,7 @@ class Attention {
  private:
   AttentionShape shape_;
   std::optional<mx::array> q_norm_, k_norm_;
-  std::optional<Linear> qkv_;      // fused q/k/v when their formats agree
+  std::optional<Linear> qkv_;        // fused q/k/v when their formats agree
   std::optional<Linear> q_, k_, v_;  // otherwise separate
   Linear o_;
   WeightStats parts_;  // counted before fusing

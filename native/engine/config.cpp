@@ -81,8 +81,8 @@ DecoderConfig read_decoder_config(const Json& c) {
       r.factor = config_float(*rs, "factor", r.factor);
       r.low_freq_factor = config_float(*rs, "low_freq_factor", r.low_freq_factor);
       r.high_freq_factor = config_float(*rs, "high_freq_factor", r.high_freq_factor);
-      r.original_max_position_embeddings = config_int(
-          *rs, "original_max_position_embeddings", r.original_max_position_embeddings);
+      r.original_max_position_embeddings =
+          config_int(*rs, "original_max_position_embeddings", r.original_max_position_embeddings);
     } else if (!t.empty() && t != "default") {
       throw EngineError("UNSUPPORTED_ARCHITECTURE",
                         "[load] rope scaling \"" + t + "\" is not supported");

@@ -85,7 +85,8 @@ std::pair<mx::array, mx::array> KVCache::update(int layer, const mx::array& k, c
   write(keys_[layer], k);
   write(values_[layer], v);
   mx::Shape stop{B, kv_heads_, s.end, head_dim_};
-  return {mx::slice(keys_[layer], {0, 0, 0, 0}, stop), mx::slice(values_[layer], {0, 0, 0, 0}, stop)};
+  return {mx::slice(keys_[layer], {0, 0, 0, 0}, stop),
+          mx::slice(values_[layer], {0, 0, 0, 0}, stop)};
 }
 
 void KVCache::commit(const CacheStep& s) {

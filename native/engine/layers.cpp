@@ -176,7 +176,8 @@ mx::array llama3_frequencies(int dims, const RopeConfig& c) {
     if (wavelen > low_wavelen) {
       f *= c.factor;
     } else if (wavelen > high_wavelen) {
-      float smooth = (orig / wavelen - c.low_freq_factor) / (c.high_freq_factor - c.low_freq_factor);
+      float smooth =
+          (orig / wavelen - c.low_freq_factor) / (c.high_freq_factor - c.low_freq_factor);
       f = f / ((1.0f - smooth) / c.factor + smooth);
     }
     freqs[i] = f;

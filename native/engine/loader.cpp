@@ -27,9 +27,9 @@ std::unique_ptr<Model> load_model(const ModelSpec& spec, const Progress& progres
     if (!f) {
       std::string names;
       for (const auto& t : supported_model_types()) names += (names.empty() ? "" : ", ") + t;
-      throw EngineError("UNSUPPORTED_ARCHITECTURE", "[load] unsupported architecture \"" +
-                                                        model_type + "\" (supported: " + names +
-                                                        ")");
+      throw EngineError(
+          "UNSUPPORTED_ARCHITECTURE",
+          "[load] unsupported architecture \"" + model_type + "\" (supported: " + names + ")");
     }
     family = f->name;
     context = spec.context_length > 0 ? spec.context_length

@@ -18,9 +18,9 @@ struct ModelSpec {
   std::string format;              // "gguf" | "mlx"
   std::vector<std::string> files;  // weight files
   std::string config_json;
-  std::string dtype;        // compute dtype: "" = the device policy's (device.h)
-  int context_length = 0;   // overrides the config's when > 0
-  int cpu_streams = 0;      // CPU backend: streams the matmuls are split over; 0 = auto
+  std::string dtype;       // compute dtype: "" = the device policy's (device.h)
+  int context_length = 0;  // overrides the config's when > 0
+  int cpu_streams = 0;     // CPU backend: streams the matmuls are split over; 0 = auto
 };
 
 // What a loaded model reports about itself.

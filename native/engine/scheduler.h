@@ -24,8 +24,8 @@ struct GenerateRequest {
   std::vector<int32_t> prompt;
   int max_tokens = 256;
   SamplingParams sampling;
-  std::vector<int32_t> eos;           // empty: never stop on a token
-  std::shared_ptr<LogitsHook> hook;   // optional per-sequence constraint
+  std::vector<int32_t> eos;          // empty: never stop on a token
+  std::shared_ptr<LogitsHook> hook;  // optional per-sequence constraint
 };
 
 struct SchedulerOptions {

@@ -2,8 +2,7 @@
  * The comparison chart, written by hand as SVG (no chart library): grouped bar panels for
  * decode, prefill by prompt length, and aggregate throughput by concurrent streams.
  */
-import type { BenchResults } from './index.js';
-import type { Summaries } from './report.js';
+import type { BenchResults, Summaries } from './results.js';
 import type { SystemId } from './systems/types.js';
 
 /** One colour per system, the same in every panel: blues for mlx-native, reds for mlx-lm. */

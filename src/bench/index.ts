@@ -9,15 +9,15 @@ import { mkdir } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { resolveModel } from '../engine/model-spec.js';
-import { describeEnvironment, engineBinary, ensureMlxDirectory, measureBandwidth, venvPython, type Bandwidth, type Environment } from './env.js';
+import { describeEnvironment, engineBinary, ensureMlxDirectory, measureBandwidth, venvPython } from './env.js';
 import { buildJobs, DEFAULT_RATES, estimateSeconds, FULL, QUICK, type Job, type PlanConfig, type Rates } from './plan.js';
 import { PromptFactory } from './prompts.js';
 import { writeReport } from './report.js';
+import type { BenchResults, SystemRecord } from './results.js';
 import { aggregateFigures, decodeRate, streamFigures, type AggregateFigures, type StreamFigures, type StreamTiming } from './stats.js';
-import type { StepProfile } from './systems/engine-binary.js';
 import { EngineBinaryRunner } from './systems/engine-binary.js';
 import { candidates } from './systems/index.js';
-import type { MemoryFigures, SystemId, SystemInfo, SystemRunner } from './systems/types.js';
+import type { SystemId, SystemRunner } from './systems/types.js';
 
 /** Options of a run (the CLI's flags). */
 export interface BenchOptions {
@@ -40,46 +40,7 @@ export interface BenchOptions {
   log?: (message: string) => void;
 }
 
-/** One job's raw data and figures. */
-export interface RunRecord extends Omit<Job, 'required'> {
-  /** Seconds after the run started. */
-  atSec: number;
-  /** 1-minute load average when the job started: other work on the machine shows up here. */
-  load1: number;
-  wallMs: number;
-  /** Raw per-stream timings (token times in ms after the batch was sent). */
-  raw: StreamTiming[];
-  /** Single stream: its figures; several: the aggregate. */
-  figures: StreamFigures | AggregateFigures;
-}
-
-/** What became of one system. */
-export interface SystemRecord {
-  id: SystemId;
-  label: string;
-  status: 'ok' | 'failed' | 'unavailable';
-  reason?: string;
-  info?: SystemInfo;
-  memory?: MemoryFigures;
-}
-
-/** Everything a run measured; written as results.json. */
-export interface BenchResults {
-  schema: 1;
-  mode: PlanConfig['mode'];
-  startedAt: string;
-  totalSec: number;
-  /** Load average when the run ended (the start's is in `environment`). */
-  loadAverageEnd: number[];
-  plan: PlanConfig;
-  environment: Environment;
-  model: { path: string; primary: string; mlxDir?: string; gguf?: string; note: string };
-  bandwidth: Bandwidth;
-  systems: SystemRecord[];
-  runs: RunRecord[];
-  skipped: { job: Omit<Job, 'required'>; reason: string }[];
-  profile: StepProfile[];
-}
+export type { BenchResults, RunRecord, SystemRecord } from './results.js';
 
 function timestamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19);

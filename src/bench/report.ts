@@ -6,66 +6,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderChart } from './chart.js';
-import type { BenchResults, RunRecord } from './index.js';
+import type { BenchResults, RunRecord, Summaries, SystemSummary, Target, TtftOverhead } from './results.js';
 import { TTFT_PAIRS } from './plan.js';
 import { interTokenGaps, percentile, ratio, summarize, type AggregateFigures, type StreamFigures, type Summary } from './stats.js';
 import { SYSTEM_IDS, type SystemId } from './systems/types.js';
-
-/** Per-system figures, medians over the rounds. */
-export interface SystemSummary {
-  id: SystemId;
-  label: string;
-  status: string;
-  reason?: string;
-  /** Prefill tok/s by prompt length. */
-  prefill: Record<number, Summary>;
-  decode?: Summary;
-  /** TTFT (ms) of the decode rounds' prompts. */
-  ttft?: Summary;
-  itlP50Ms?: number;
-  itlP99Ms?: number;
-  weightBytes?: number;
-  /** Decode tok/s if a step cost only reading the weights once at the measured bandwidth. */
-  ceilingTokPerSec?: number;
-  /** decode / ceiling. */
-  bandwidthFraction?: number;
-  /** Aggregate figures by number of streams. */
-  concurrency: Record<number, AggregateFigures>;
-  mlxPeakBytes?: number;
-  rssPeakBytes?: number;
-}
-
-/** One goal of the issue, with what this run measured. */
-export interface Target {
-  name: string;
-  measured?: number;
-  /** How the measured value reads, e.g. "1.31×" or "0.4 ms". */
-  display: string;
-  pass?: boolean;
-}
-
-/**
- * The HTTP hop's cost to TTFT: HTTP minus in-process, for short prompts sent alternately. Other
- * work on the machine only ever adds delay, so the difference of the minimums is the estimate
- * least disturbed by it; the difference of the medians is reported beside it.
- */
-export interface TtftOverhead {
-  inProcess: SystemId;
-  http: SystemId;
-  n: number;
-  deltaMinMs?: number;
-  deltaMedianMs?: number;
-  inProcessMs?: Summary;
-  httpMs?: Summary;
-}
-
-/** Everything derived from the raw records. */
-export interface Summaries {
-  systems: SystemSummary[];
-  /** HTTP TTFT minus in-process TTFT (ms, medians of the short-prompt pairs). */
-  ttftOverhead: TtftOverhead[];
-  targets: Target[];
-}
 
 const single = (r: RunRecord) => r.figures as StreamFigures;
 
