@@ -14,9 +14,12 @@ Steps (any subset, always run in this order; skip what a still-warm machine alre
   models  makes the random-weight 4-bit models under ROOT/models (make_model.py)
   mlxlm   python3 -m mlx_lm.benchmark per model and stream count
   engine  engine_bench per model: a `run` per stream count, then `profile` steps
+  gdb     engine_bench under cuda-gdb, for a backtrace: when named, or by itself after the
+          engine step when engine_bench died of a signal (unless --no-gdb)
 
 Outputs under $OUT (at most 8 files come back): results.json, bench.log (everything, with
-each child's output), build.log. The table is printed last.
+each child's output), build.log, ptx-cache.tar.gz (MLX's compiled JIT kernels, to carry next
+time as .gpu-ptx/). The table is printed last.
 """
 import argparse
 import glob
@@ -25,6 +28,7 @@ import json
 import os
 import queue
 import random
+import shlex
 import shutil
 import signal
 import site
@@ -38,7 +42,7 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = {"1b": "llama-3.2-1b", "8b": "llama-3.1-8b", "tiny": "tiny"}
-STEPS = ["setup", "build", "models", "mlxlm", "engine"]
+STEPS = ["setup", "build", "models", "mlxlm", "engine", "gdb"]
 OUT = os.environ.get("OUT") or os.path.abspath("gpu-out")
 LOG = None
 
@@ -50,6 +54,7 @@ def log(*parts):
     LOG.flush()
 
 
+CRASHED = []  # models whose engine_bench died of a signal (a backtrace is taken)
 CHILDREN = []  # processes this script started, ended by id when it is stopped (SIGTERM)
 
 
@@ -104,7 +109,37 @@ def child_env(a):
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("HF_HUB_OFFLINE", "1")
+    if a.ptx_cache:  # MLX's NVRTC output (default /tmp/mlx/VERSION/ptx): kept, and shipped back
+        env["MLX_PTX_CACHE_DIR"] = a.ptx_cache
     return env
+
+
+def seed_ptx_cache(a):
+    """Unpacks a PTX cache that an earlier session brought back (--ptx-seed), so MLX skips
+    compiling its JIT kernels again (they are keyed by kernel and MLX version; same GPU)."""
+    if not a.ptx_cache:
+        return
+    os.makedirs(a.ptx_cache, exist_ok=True)
+    if a.ptx_seed and os.path.exists(a.ptx_seed) and not os.listdir(a.ptx_cache):
+        with tarfile.open(a.ptx_seed) as t:
+            t.extractall(a.ptx_cache)
+        log(f"PTX cache seeded from {a.ptx_seed}: {len(os.listdir(a.ptx_cache))} entries")
+
+
+def ship_ptx_cache(a):
+    """$OUT/ptx-cache.tar.gz, for the next session's .gpu-ptx/ (when it fits what comes back)."""
+    if not a.ptx_cache or not os.path.isdir(a.ptx_cache) or not os.listdir(a.ptx_cache):
+        return
+    dst = os.path.join(OUT, "ptx-cache.tar.gz")
+    with tarfile.open(dst, "w:gz") as t:
+        for f in sorted(os.listdir(a.ptx_cache)):
+            t.add(os.path.join(a.ptx_cache, f), arcname=f)
+    size = os.path.getsize(dst)
+    if size > 16 * 2**20:
+        os.remove(dst)
+        log(f"PTX cache is {size / 2**20:.0f} MiB compressed: over the 16 MiB a file may come back")
+    else:
+        log(f"PTX cache: {len(os.listdir(a.ptx_cache))} entries, {size / 2**20:.1f} MiB in {dst}")
 
 
 def step_setup(a):
@@ -158,7 +193,7 @@ def start_build(a):
                [h for sp in site.getsitepackages()
                 for h in glob.glob(os.path.join(sp, "nvidia", "*", "include", "cudnn.h"))])
     configure = ["cmake", "-S", src, "-B", a.build_dir, "-G", "Ninja",
-                 "-DCMAKE_BUILD_TYPE=Release",
+                 f"-DCMAKE_BUILD_TYPE={a.build_type}",
                  f"-DMLX_DIR={os.path.join(a.mlx_dir, 'mlx', 'share', 'cmake', 'MLX')}",
                  # libmlx's own NEEDED libraries are found at run time (LD_LIBRARY_PATH)
                  "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined"]
@@ -438,10 +473,29 @@ def step_engine(a, names, results):
         except Exception as e:  # noqa: BLE001
             log(f"  {a.engine_label} {name} failed: {e}")
             res[f"{a.engine_label} error"] = str(e)
+            if eng.p.poll() is not None and eng.p.returncode < 0:
+                CRASHED.append(name)  # killed by a signal: main() reruns it under cuda-gdb
         finally:
             eng.close()
             errlog.close()
         save(results)
+
+
+def step_gdb(a, names):
+    """engine_bench under cuda-gdb (the image has no gdb): a backtrace when it crashes. It
+    loads the model, runs one short request and quits."""
+    binary = os.path.join(a.build_dir, "engine_bench")
+    gdb = shutil.which("cuda-gdb") or shutil.which("gdb") or "/usr/local/cuda/bin/cuda-gdb"
+    for name in names:
+        max_batch = a.max_batch or max(a.streams + a.profile_batches)
+        argv = engine_argv(a, binary, model_dir(a, name), max_batch)
+        script = os.path.join(a.root, "gdb-input.txt")
+        with open(script, "w") as f:
+            f.write("run 8 " + " ".join(str(100 + i) for i in range(a.prompt_tokens)) + "\nquit\n")
+        # `run ARGS < FILE`: a bare `run < FILE` would replace the arguments with none
+        sh([gdb, "-batch", "-ex", f"run {shlex.join(argv[1:])} < {script}", "-ex", "bt 40",
+            "-ex", "info threads", argv[0]], env=child_env(a), timeout=a.step_timeout,
+           check=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -499,7 +553,8 @@ def table(a, names, results):
 def main():
     global LOG
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--steps", default=",".join(STEPS), help="comma-separated subset of " + ",".join(STEPS))
+    ap.add_argument("--steps", default=",".join(STEPS[:-1]),
+                    help="comma-separated subset of " + ",".join(STEPS) + " (default: all but gdb)")
     ap.add_argument("--models", default="1b", help="comma-separated: " + ",".join(MODELS))
     ap.add_argument("--streams", default="1,16,64")
     ap.add_argument("--prompt-tokens", type=int, default=32)
@@ -508,8 +563,9 @@ def main():
     ap.add_argument("--dtype", default="bfloat16", help="model dtype (mlx-lm computes in it)")
     ap.add_argument("--engine-dtype", default="bfloat16",
                     help="engine_bench --dtype ('' = omit: engine default, float16 on GPU)")
-    ap.add_argument("--engine-cli", default="flags", choices=["flags", "model"],
-                    help="flags: committed --format/--file/--hidden... ; model: --model DIR")
+    ap.add_argument("--engine-cli", default="model", choices=["flags", "model"],
+                    help="model: --model DIR (engine_bench since 4cd5887); flags: the older "
+                         "--format/--file/--hidden... (b5ded24 and before)")
     ap.add_argument("--engine-warmup-tokens", type=int, default=None,
                     help="tokens of the untimed run before each stream count (default: --gen-tokens)")
     ap.add_argument("--engine-label", default="engine",
@@ -529,7 +585,14 @@ def main():
     ap.add_argument("--src-dir", default="", help="build this tree instead (e.g. '.')")
     ap.add_argument("--mlx-dir", default="", help="default ROOT/mlx")
     ap.add_argument("--build-dir", default="", help="default ROOT/build")
+    ap.add_argument("--ptx-cache", default="/root/ptx-cache",
+                    help="MLX_PTX_CACHE_DIR for every MLX process ('' = MLX's default)")
+    ap.add_argument("--ptx-seed", default=".gpu-ptx/ptx-cache.tar.gz",
+                    help="a ptx-cache.tar.gz an earlier run brought back, unpacked first")
+    ap.add_argument("--no-gdb", action="store_true",
+                    help="no automatic cuda-gdb backtrace when engine_bench dies of a signal")
     ap.add_argument("--force-models", action="store_true")
+    ap.add_argument("--build-type", default="Release", help="CMake build type (RelWithDebInfo for backtraces)")
     ap.add_argument("--step-timeout", type=int, default=400)
     a = ap.parse_args()
     a.mlx_dir = a.mlx_dir or os.path.join(a.root, "mlx")
@@ -551,6 +614,7 @@ def main():
     results_path = os.path.join(OUT, "results.json")
     results = json.load(open(results_path)) if os.path.exists(results_path) else {}
     results["_meta"] = {"args": {k: v for k, v in vars(a).items()}, "steps": steps}
+    seed_ptx_cache(a)
     if "setup" in steps:
         step_setup(a)
     wait_build = start_build(a) if "build" in steps else None
@@ -566,7 +630,10 @@ def main():
         step_mlxlm(a, names, results)
     if "engine" in steps:
         step_engine(a, names, results)
+    if "gdb" in steps or (CRASHED and not a.no_gdb):
+        step_gdb(a, names if "gdb" in steps else CRASHED)
     save(results)
+    ship_ptx_cache(a)
     log(f"\ntotal {time.time() - t_start:.0f} s. tok/s = all generated tokens / (last token - "
         "first token), mlx-lm's definition; 'engine decode' leaves each stream's first token out.")
     log(table(a, names, results))
