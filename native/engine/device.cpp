@@ -4,6 +4,7 @@
 #include <mlx/backend/metal/metal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 #include "layers.h"
@@ -40,6 +41,14 @@ mx::Dtype compute_dtype(const std::string& requested) {
 
 int default_prefill_chunk() {
   return mx::default_device() == mx::Device::cpu ? 32 : 512;
+}
+
+int dequantized_matmul_rows() {
+  static const int rows = [] {
+    if (const char* v = std::getenv("MLX_NATIVE_DEQUANTIZED_MATMUL_ROWS")) return std::atoi(v);
+    return backend_name() == "cuda" ? 16 : 0;
+  }();
+  return rows;
 }
 
 std::vector<mx::Stream> matmul_streams(int requested) {

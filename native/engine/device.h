@@ -36,5 +36,9 @@ int default_prefill_chunk();
 // thread, and MLX's CPU quantized matmul is single-threaded). `requested` 0: one per core, at
 // most 4. GPUs parallelize inside each kernel: one stream.
 std::vector<mx::Stream> matmul_streams(int requested);
+// Rows (tokens) from which a quantized linear layer dequantizes its weights and runs a dense
+// matmul instead of quantized_matmul; 0: never. CUDA: 16 (MLX 0.32's sm90 quantized kernel is
+// slow for tens of rows); others: never. MLX_NATIVE_DEQUANTIZED_MATMUL_ROWS overrides it.
+int dequantized_matmul_rows();
 
 }  // namespace mlxn

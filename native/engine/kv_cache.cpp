@@ -46,10 +46,10 @@ CacheStep KVCache::begin(int length, std::vector<int> lengths) {
   s.uniform = lo == hi;
   s.end = hi + length;
   grow(s.end);
-  s.offset_array = mx::array(offsets_.data(), {B}, mx::int32);
   if (s.uniform) {
     s.mask_mode = length > 1 ? "causal" : "";
   } else {
+    s.offset_array = mx::array(offsets_.data(), {B}, mx::int32);
     // Row b's query i sees keys j <= offset_b + i, and is written there.
     auto pos = mx::add(mx::reshape(s.offset_array, {B, 1}), mx::arange(length, mx::int32));
     auto cols = mx::arange(s.end, mx::int32);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "device.h"
 #include "errors.h"
 #include "kv_cache.h"
 
@@ -132,8 +133,18 @@ mx::array Linear::apply(const mx::array& x, mx::StreamOrDevice s) const {
     return bias ? mx::addmm(*bias, x, mx::transpose(weight, s), 1.0f, 1.0f, s)
                 : mx::matmul(x, mx::transpose(weight, s), s);
   }
-  mx::array y =
-      mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits, "affine", s);
+  const int rows = x.ndim() > 0 ? int(x.size() / x.shape(-1)) : 1;
+  const int dense_rows = dequantized_matmul_rows();
+  mx::array y(0.0f);
+  if (dense_rows > 0 && rows >= dense_rows) {
+    // Device policy (device.h): at these row counts expanding the weights and running a dense
+    // matmul beats the quantized kernel.
+    auto w = mx::dequantize(weight, *scales, biases, group_size, bits, "affine", std::nullopt,
+                            x.dtype(), s);
+    y = mx::matmul(x, mx::transpose(w, s), s);
+  } else {
+    y = mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits, "affine", s);
+  }
   return bias ? mx::add(y, *bias, s) : y;
 }
 
