@@ -42,7 +42,7 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = {"1b": "llama-3.2-1b", "8b": "llama-3.1-8b", "tiny": "tiny"}
-STEPS = ["setup", "build", "models", "mlxlm", "engine", "gdb"]
+STEPS = ["setup", "build", "models", "qmm", "mlxlm", "engine", "gdb"]
 OUT = os.environ.get("OUT") or os.path.abspath("gpu-out")
 LOG = None
 
@@ -626,6 +626,9 @@ def main():
         except RuntimeError as e:
             log(f"BUILD FAILED ({e}): the engine step is skipped; see build.log")
             steps = [s for s in steps if s != "engine"]
+    if "qmm" in steps:  # quantized_matmul vs dequantize + matmul (scripts/gpu/qmm_bench.py)
+        sh([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "qmm_bench.py")],
+           env=child_env(a), timeout=a.step_timeout, check=False)
     if "mlxlm" in steps:
         step_mlxlm(a, names, results)
     if "engine" in steps:
