@@ -43,10 +43,10 @@ int default_prefill_chunk() {
   return mx::default_device() == mx::Device::cpu ? 32 : 512;
 }
 
-int dequantized_matmul_rows() {
+int quantized_matmul_min_rows() {
   static const int rows = [] {
-    if (const char* v = std::getenv("MLX_NATIVE_DEQUANTIZED_MATMUL_ROWS")) return std::atoi(v);
-    return backend_name() == "cuda" ? 16 : 0;
+    if (const char* v = std::getenv("MLX_NATIVE_QMM_MIN_ROWS")) return std::atoi(v);
+    return backend_name() == "cuda" ? 8 : 0;
   }();
   return rows;
 }

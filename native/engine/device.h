@@ -36,9 +36,10 @@ int default_prefill_chunk();
 // thread, and MLX's CPU quantized matmul is single-threaded). `requested` 0: one per core, at
 // most 4. GPUs parallelize inside each kernel: one stream.
 std::vector<mx::Stream> matmul_streams(int requested);
-// Rows (tokens) from which a quantized linear layer dequantizes its weights and runs a dense
-// matmul instead of quantized_matmul; 0: never. CUDA: 16 (MLX 0.32's sm90 quantized kernel is
-// slow for tens of rows); others: never. MLX_NATIVE_DEQUANTIZED_MATMUL_ROWS overrides it.
-int dequantized_matmul_rows();
+// Quantized matmuls of 2 to n-1 rows are padded to n rows: on CUDA (sm80/sm90) MLX 0.32 runs
+// fewer than 8 rows with a GEMV kernel per row, slower than its tiled kernel at 8 (measured on
+// an H200 by scripts/gpu/qmm_bench.py). Elsewhere 0 (no padding).
+// MLX_NATIVE_QMM_MIN_ROWS overrides it.
+int quantized_matmul_min_rows();
 
 }  // namespace mlxn

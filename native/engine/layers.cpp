@@ -133,18 +133,19 @@ mx::array Linear::apply(const mx::array& x, mx::StreamOrDevice s) const {
     return bias ? mx::addmm(*bias, x, mx::transpose(weight, s), 1.0f, 1.0f, s)
                 : mx::matmul(x, mx::transpose(weight, s), s);
   }
-  const int rows = x.ndim() > 0 ? int(x.size() / x.shape(-1)) : 1;
-  const int dense_rows = dequantized_matmul_rows();
-  mx::array y(0.0f);
-  if (dense_rows > 0 && rows >= dense_rows) {
-    // Device policy (device.h): at these row counts expanding the weights and running a dense
-    // matmul beats the quantized kernel.
-    auto w = mx::dequantize(weight, *scales, biases, group_size, bits, "affine", std::nullopt,
-                            x.dtype(), s);
-    y = mx::matmul(x, mx::transpose(w, s), s);
-  } else {
-    y = mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits, "affine", s);
-  }
+  // One [rows, K] matrix, not a batch of [1, K] ones: MLX's CUDA kernels treat leading
+  // dimensions as a batch of separate products (a decode batch of B rows would read the weights
+  // B times), and every backend's kernel picks its tiling from the row count.
+  const int K = x.shape(-1), rows = int(x.size() / K);
+  auto x2 = mx::reshape(x, {rows, K}, s);
+  const int pad = quantized_matmul_min_rows();
+  if (rows > 1 && rows < pad) x2 = mx::pad(x2, {{0, pad - rows}, {0, 0}}, mx::array(0, x.dtype()), "constant", s);
+  mx::array y =
+      mx::quantized_matmul(x2, weight, *scales, biases, true, group_size, bits, "affine", s);
+  if (rows > 1 && rows < pad) y = mx::slice(y, {0, 0}, {rows, y.shape(1)}, s);
+  auto shape = x.shape();
+  shape.back() = y.shape(1);
+  y = mx::reshape(y, shape, s);
   return bias ? mx::add(y, *bias, s) : y;
 }
 

@@ -3,7 +3,7 @@
 // Driven by the TypeScript bench (src/bench/systems/engine-binary.ts) over stdin/stdout:
 //
 //   engine_bench --model DIR|FILE.gguf [--config CONFIG.json] [--max-batch 16]
-//                [--prefill-chunk N] [--dtype float16] [--context N]
+//                [--prefill-chunk N] [--dtype float16] [--context N] [--kv-budget-mib N]
 //   → {"ready":true,...}                       once the model is loaded
 //   run MAX_TOKENS 1 2 3|4 5 6                  prompts ('|'-separated), submitted together
 //   → {"streams":[{"tokenMs":[...],...}],...}   token times in ms after the submit
@@ -108,6 +108,8 @@ int main(int argc, char** argv) {
     spec.context_length = int(args.num("context", 0));
     options.max_batch = int(args.num("max-batch", options.max_batch));
     options.prefill_chunk = int(args.num("prefill-chunk", options.prefill_chunk));
+    // Throughput runs: a KV budget that admits every stream (memory is reported on its own).
+    options.kv_budget = size_t(args.num("kv-budget-mib", 32768)) << 20;
     // Benchmarks send distinct prompts; a prefix cache would only blur the prefill figures.
     options.prefix_budget = size_t(args.num("prefix-cache-bytes", 0));
   } catch (const std::exception& e) {

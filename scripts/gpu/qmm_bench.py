@@ -1,10 +1,11 @@
-"""quantized_matmul against dequantize + dense matmul at decode row counts, on the device.
+"""quantized_matmul at decode row counts on the device, three ways: x as one [M, K] matrix,
+x as a batch [M, 1, K] (how a decode step's activations arrive), and dequantize + dense matmul.
 
     python3 scripts/gpu/qmm_bench.py            # prints one table (µs per call, medians)
 
 Shapes are the Llama-3.2-1B and Llama-3.1-8B projections (4-bit, group 64, bfloat16
-activations). The engine picks dequantize + matmul from MLX_NATIVE_DEQUANTIZED_MATMUL_ROWS rows
-(native/engine/device.h); this table is where that number comes from.
+activations). This table is why the engine flattens activations to one matrix and pads 2-7 rows
+to 8 before quantized_matmul on CUDA (native/engine/layers.cpp, device.h).
 """
 import time
 
@@ -26,7 +27,7 @@ def timed(fn, reps=30):
     return sorted(samples)[2]
 
 
-print(f"{'shape':>12} {'K':>6} {'N':>6} " + " ".join(f"{'M=' + str(m):>16}" for m in ROWS))
+print(f"{'shape':>12} {'K':>6} {'N':>6} " + " ".join(f"{'M=' + str(m):>18}" for m in ROWS))
 for name, k, n in SHAPES:
     w = mx.random.normal((n, k)).astype(mx.bfloat16)
     wq, s, b = mx.quantize(w, 64, 4)
@@ -34,8 +35,10 @@ for name, k, n in SHAPES:
     cells = []
     for m in ROWS:
         x = mx.random.normal((m, k)).astype(mx.bfloat16)
+        x3 = x.reshape(m, 1, k)
         q = timed(lambda: mx.quantized_matmul(x, wq, s, b, True, 64, 4))
+        q3 = timed(lambda: mx.quantized_matmul(x3, wq, s, b, True, 64, 4))
         d = timed(lambda: x @ mx.dequantize(wq, s, b, 64, 4).T)
-        cells.append(f"{q:7.0f}/{d:<7.0f}")
-    print(f"{name:>12} {k:>6} {n:>6} " + " ".join(f"{c:>16}" for c in cells))
-print("cells: quantized_matmul µs / dequantize+matmul µs")
+        cells.append(f"{q:.0f}/{q3:.0f}/{d:.0f}")
+    print(f"{name:>12} {k:>6} {n:>6} " + " ".join(f"{c:>18}" for c in cells))
+print("cells: µs of quantized_matmul on [M, K] / on [M, 1, K] / dequantize + matmul")
