@@ -134,18 +134,26 @@ mx::array Linear::apply(const mx::array& x, mx::StreamOrDevice s) const {
                 : mx::matmul(x, mx::transpose(weight, s), s);
   }
   // One [rows, K] matrix, not a batch of [1, K] ones: MLX's CUDA kernels treat leading
-  // dimensions as a batch of separate products (a decode batch of B rows would read the weights
-  // B times), and every backend's kernel picks its tiling from the row count.
+  // dimensions as a batch of separate products (a decode batch of B rows read the weights B
+  // times: 20x slower at 64 rows on an H200), and every backend's kernel picks its tiling from
+  // the row count. A single row, or rows already in one matrix, go as they are.
   const int K = x.shape(-1), rows = int(x.size() / K);
-  auto x2 = mx::reshape(x, {rows, K}, s);
+  const bool batched = x.ndim() > 2 && x.shape(-2) != rows;
+  auto x2 = batched ? mx::reshape(x, {rows, K}, s) : x;
   const int pad = quantized_matmul_min_rows();
-  if (rows > 1 && rows < pad) x2 = mx::pad(x2, {{0, pad - rows}, {0, 0}}, mx::array(0, x.dtype()), "constant", s);
+  const bool padded = rows > 1 && rows < pad;
+  if (padded) {
+    x2 = mx::pad(mx::reshape(x2, {rows, K}, s), {{0, pad - rows}, {0, 0}}, mx::array(0, x.dtype()),
+                 "constant", s);
+  }
   mx::array y =
       mx::quantized_matmul(x2, weight, *scales, biases, true, group_size, bits, "affine", s);
-  if (rows > 1 && rows < pad) y = mx::slice(y, {0, 0}, {rows, y.shape(1)}, s);
-  auto shape = x.shape();
-  shape.back() = y.shape(1);
-  y = mx::reshape(y, shape, s);
+  if (padded) y = mx::slice(y, {0, 0}, {rows, y.shape(1)}, s);
+  if (batched || padded) {
+    auto shape = x.shape();
+    shape.back() = y.shape(-1);
+    y = mx::reshape(y, shape, s);
+  }
   return bias ? mx::add(y, *bias, s) : y;
 }
 
