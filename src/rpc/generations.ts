@@ -9,7 +9,7 @@ import type { MemoryMonitor } from './memory.js';
 import type { LoadedModel } from './models.js';
 import type { LineWriter } from './output.js';
 import { toGenerateOptions } from './params.js';
-import { applicationError, type ChatParams, type GenerateParams, type GenerationResult, type RpcTokenLogprob } from './protocol.js';
+import { applicationError, type RpcChatParams, type RpcGenerateParams, type RpcGenerationResult, type RpcTokenLogprob } from './protocol.js';
 
 export type RequestId = string | number;
 
@@ -45,27 +45,31 @@ export class Generations {
    */
   async run(
     kind: 'generate' | 'chat',
-    loaded: LoadedModel,
-    params: GenerateParams | ChatParams,
+    model: Promise<LoadedModel>,
+    params: RpcGenerateParams | RpcChatParams,
     requestId: RequestId,
-  ): Promise<GenerationResult> {
+  ): Promise<RpcGenerationResult> {
+    // The request_id is taken before the first await: a `cancel` on the very next line finds it.
+    model.catch(() => undefined); // awaited below; a duplicate request_id must not leave it unhandled
     if (this.#live.has(key(requestId))) {
       throw applicationError('REQUEST_ID_IN_USE', `request_id ${JSON.stringify(requestId)} belongs to a running generation`);
     }
     let settle!: () => void;
     const running: Running = {
       requestId,
-      modelId: loaded.id,
+      modelId: '',
       cancelled: false,
       settled: new Promise<void>((r) => (settle = r)),
     };
     this.#live.set(key(requestId), running);
     try {
+      const loaded = await model;
+      running.modelId = loaded.id;
       const options = toGenerateOptions(params);
       const gen =
         kind === 'chat'
-          ? loaded.model.chat((params as ChatParams).messages, options)
-          : loaded.model.generate((params as GenerateParams).prompt, options);
+          ? loaded.model.chat((params as RpcChatParams).messages, options)
+          : loaded.model.generate((params as RpcGenerateParams).prompt, options);
       running.generation = gen;
       if (params.stream) await this.memory.ready();
       if (running.cancelled) gen.abort();
@@ -111,8 +115,8 @@ export class Generations {
     if (!this.writer.send({ jsonrpc: '2.0', method: 'token', params })) await this.writer.drained();
   }
 
-  #result(requestId: RequestId, modelId: string, r: EngineResult): GenerationResult {
-    const out: GenerationResult = {
+  #result(requestId: RequestId, modelId: string, r: EngineResult): RpcGenerationResult {
+    const out: RpcGenerationResult = {
       request_id: requestId,
       model: modelId,
       text: r.text,

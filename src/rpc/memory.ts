@@ -2,12 +2,12 @@
  * MLX memory figures for `token` notifications: the latest sample, refreshed in the background
  * at most every `intervalMs`, so streaming never waits for an engine round trip.
  */
-import type { MemoryFigures } from './protocol.js';
+import type { RpcMemoryFigures } from './protocol.js';
 
 type Source = () => Promise<{ activeMemory: number; peakMemory: number; cacheMemory: number } | undefined>;
 
 export class MemoryMonitor {
-  #latest: MemoryFigures = { active_bytes: 0, peak_bytes: 0, cache_bytes: 0 };
+  #latest: RpcMemoryFigures = { active_bytes: 0, peak_bytes: 0, cache_bytes: 0 };
   #at = -Infinity;
   #pending: Promise<void> | undefined;
 
@@ -17,7 +17,7 @@ export class MemoryMonitor {
   ) {}
 
   /** The latest sample; starts a refresh when it is older than the interval. */
-  current(): MemoryFigures {
+  current(): RpcMemoryFigures {
     if (!this.#pending && performance.now() - this.#at > this.intervalMs) void this.refresh();
     return this.#latest;
   }

@@ -73,11 +73,10 @@ const handlers: { [M in RpcMethod]: Handler<M> } = {
 
   list_models: async (ctx) => ctx.models.list(),
 
-  generate: async (ctx, p, id) =>
-    ctx.generations.run('generate', await ctx.models.resolve(p.model), p, p.request_id ?? id ?? `srv-${++serverRequestIds}`),
+  generate: (ctx, p, id) =>
+    ctx.generations.run('generate', ctx.models.resolve(p.model), p, p.request_id ?? id ?? `srv-${++serverRequestIds}`),
 
-  chat: async (ctx, p, id) =>
-    ctx.generations.run('chat', await ctx.models.resolve(p.model), p, p.request_id ?? id ?? `srv-${++serverRequestIds}`),
+  chat: (ctx, p, id) => ctx.generations.run('chat', ctx.models.resolve(p.model), p, p.request_id ?? id ?? `srv-${++serverRequestIds}`),
 
   cancel: async (ctx, p) => ({ request_id: p.request_id, cancelled: ctx.generations.cancel(p.request_id) }),
 

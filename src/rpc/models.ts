@@ -8,11 +8,11 @@ import type { Logger } from './logger.js';
 import { toLoadOptions } from './params.js';
 import {
   applicationError,
-  type ListModelsResult,
-  type LoadModelParams,
-  type LoadModelResult,
-  type MemoryReport,
-  type ModelDescription,
+  type RpcListModelsResult,
+  type RpcLoadModelParams,
+  type RpcLoadModelResult,
+  type RpcMemoryReport,
+  type RpcModelDescription,
 } from './protocol.js';
 
 export interface LoadedModel {
@@ -20,7 +20,7 @@ export interface LoadedModel {
   model: Model;
 }
 
-function describe(id: string, m: Model): ModelDescription {
+function describe(id: string, m: Model): RpcModelDescription {
   const i = m.info;
   return {
     id,
@@ -51,7 +51,7 @@ export class ModelRegistry {
     return this.#models.size;
   }
 
-  async load(p: LoadModelParams): Promise<LoadModelResult> {
+  async load(p: RpcLoadModelParams): Promise<RpcLoadModelResult> {
     if (this.#closed) throw applicationError('SHUTTING_DOWN', 'the process is shutting down');
     const id = p.id ?? defaultModelId(p.model);
     if (this.#models.has(id) || this.#loading.has(id)) {
@@ -112,7 +112,7 @@ export class ModelRegistry {
     this.log.info('model unloaded', { id });
   }
 
-  list(): ListModelsResult {
+  list(): RpcListModelsResult {
     return {
       models: [...this.#models.values()].map(({ id, model }) => ({ ...describe(id, model), ...snakeStats(model.stats()) })),
     };
@@ -123,7 +123,7 @@ export class ModelRegistry {
     return this.#models.values().next().value?.model;
   }
 
-  async memoryReport(processWide: () => Promise<{ activeMemory: number; peakMemory: number; cacheMemory: number }>): Promise<MemoryReport> {
+  async memoryReport(processWide: () => Promise<{ activeMemory: number; peakMemory: number; cacheMemory: number }>): Promise<RpcMemoryReport> {
     const models = await Promise.all(
       [...this.#models.values()].map(async ({ id, model }) => {
         const c = await model.counters();

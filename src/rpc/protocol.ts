@@ -3,6 +3,7 @@
  * params and results of every method. Shared by the server (src/rpc/server.ts) and the client
  * (src/rpc/client.ts), so both sides agree on one definition.
  */
+import type { FinishReason } from '../engine/types.js';
 
 export const PROTOCOL_VERSION = '1';
 
@@ -83,8 +84,6 @@ export function applicationError(code: string, message: string): RpcFailure {
 
 // ---- Methods: params and results (snake_case on the wire) ----
 
-export type FinishReason = 'stop' | 'length' | 'abort';
-
 /** Sampling options; every key is also accepted in camelCase (`max_tokens` or `maxTokens`). */
 export interface RpcGenerateOptions {
   max_tokens?: number;
@@ -113,16 +112,16 @@ interface GenerationCommon extends RpcGenerateOptions {
   request_id?: string | number;
 }
 
-export interface GenerateParams extends GenerationCommon {
+export interface RpcGenerateParams extends GenerationCommon {
   /** Text (no chat template) or token ids. */
   prompt: string | number[];
 }
 
-export interface ChatParams extends GenerationCommon {
+export interface RpcChatParams extends GenerationCommon {
   messages: { role: 'system' | 'developer' | 'user' | 'assistant'; content: string }[];
 }
 
-export interface MemoryFigures {
+export interface RpcMemoryFigures {
   active_bytes: number;
   peak_bytes: number;
   cache_bytes: number;
@@ -136,7 +135,7 @@ export interface RpcTokenLogprob {
 }
 
 /** Params of the `token` notification. */
-export interface TokenNotification {
+export interface RpcTokenNotification {
   request_id: string | number;
   /** Text added by this notification (may be empty while a character or stop string is pending). */
   text: string;
@@ -146,10 +145,10 @@ export interface TokenNotification {
   tokens_generated: number;
   logprobs?: RpcTokenLogprob[];
   /** MLX memory of the process, sampled at most every few hundred milliseconds. */
-  memory: MemoryFigures;
+  memory: RpcMemoryFigures;
 }
 
-export interface GenerationResult {
+export interface RpcGenerationResult {
   request_id: string | number;
   model: string;
   text: string;
@@ -167,7 +166,7 @@ export interface GenerationResult {
   logprobs?: RpcTokenLogprob[];
 }
 
-export interface InitializeResult {
+export interface RpcInitializeResult {
   protocol_version: string;
   server: { name: 'mlx-native'; version: string };
   node_version: string;
@@ -185,7 +184,7 @@ export interface InitializeResult {
   };
 }
 
-export interface HealthResult {
+export interface RpcHealthResult {
   status: 'ok' | 'shutting_down';
   uptime_s: number;
   mlx_version: string;
@@ -193,7 +192,7 @@ export interface HealthResult {
   in_flight: number;
 }
 
-export interface LoadModelOptions {
+export interface RpcLoadModelOptions {
   context_length?: number;
   max_batch?: number;
   prefill_chunk?: number;
@@ -203,15 +202,15 @@ export interface LoadModelOptions {
   dtype?: 'float32' | 'float16' | 'bfloat16';
 }
 
-export interface LoadModelParams {
+export interface RpcLoadModelParams {
   /** GGUF file or MLX model directory. */
   model: string;
   /** Id to refer to the model by; default: its file or directory name without extension. */
   id?: string;
-  options?: LoadModelOptions;
+  options?: RpcLoadModelOptions;
 }
 
-export interface ModelDescription {
+export interface RpcModelDescription {
   id: string;
   path: string;
   format: 'gguf' | 'mlx';
@@ -223,16 +222,16 @@ export interface ModelDescription {
   weight_bytes: number;
 }
 
-export interface LoadModelResult extends ModelDescription {
+export interface RpcLoadModelResult extends RpcModelDescription {
   load_ms: number;
 }
 
-export interface ListModelsResult {
-  models: (ModelDescription & { active_sequences: number; queued_requests: number })[];
+export interface RpcListModelsResult {
+  models: (RpcModelDescription & { active_sequences: number; queued_requests: number })[];
 }
 
-export interface MemoryReport extends MemoryFigures {
-  /** KV cache reserved by running sequences, all models. */
+export interface RpcMemoryReport extends RpcMemoryFigures {
+  /** KV cache of all models: reserved by running sequences plus the prefix cache. */
   kv_bytes: number;
   models: {
     id: string;
@@ -246,15 +245,15 @@ export interface MemoryReport extends MemoryFigures {
 
 /** Every method with its params and result, for typed calls. */
 export interface RpcMethods {
-  initialize: { params: { client_info?: { name?: string; version?: string } } | undefined; result: InitializeResult };
-  health: { params: undefined; result: HealthResult };
-  load_model: { params: LoadModelParams; result: LoadModelResult };
+  initialize: { params: { client_info?: { name?: string; version?: string }; protocol_version?: string } | undefined; result: RpcInitializeResult };
+  health: { params: undefined; result: RpcHealthResult };
+  load_model: { params: RpcLoadModelParams; result: RpcLoadModelResult };
   unload_model: { params: { id: string }; result: { id: string; unloaded: true; aborted_requests: number } };
-  list_models: { params: undefined; result: ListModelsResult };
-  generate: { params: GenerateParams; result: GenerationResult };
-  chat: { params: ChatParams; result: GenerationResult };
+  list_models: { params: undefined; result: RpcListModelsResult };
+  generate: { params: RpcGenerateParams; result: RpcGenerationResult };
+  chat: { params: RpcChatParams; result: RpcGenerationResult };
   cancel: { params: { request_id: string | number }; result: { request_id: string | number; cancelled: boolean } };
-  memory_report: { params: undefined; result: MemoryReport };
+  memory_report: { params: undefined; result: RpcMemoryReport };
   shutdown: { params: undefined; result: { ok: true; aborted_requests: number } };
 }
 
