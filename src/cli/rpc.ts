@@ -41,9 +41,16 @@ export async function run(argv: string[]): Promise<number> {
   console.log = console.info = console.debug = console.error;
   const log = createLogger(level);
   const { RpcServer } = await import('../rpc/server.js');
-  const writer = new LineWriter(stdout, (err) => {
-    log.warn('stdout closed: stopping', { err });
-    void server.stop('stdout closed');
+  const writer = new LineWriter(stdout, {
+    onClose: (err) => {
+      log.warn('stdout closed: stopping', { err });
+      void server.stop('stdout closed');
+    },
+    onBackpressure: (e) =>
+      log.debug(e.blocked ? 'stdout backpressure: streams wait for the consumer' : 'stdout drained: streams resume', {
+        buffered_bytes: e.bufferedBytes,
+        blocked_ms: e.blockedMs,
+      }),
   });
   const server = new RpcServer({ writer, log, maxLineBytes, flushTimeoutMs: FLUSH_MS });
 

@@ -21,12 +21,28 @@ export class LineWriter {
   readonly #stream: Writable;
   readonly #write: (line: string) => boolean;
   #closed = false;
+  #blockedSince: number | undefined;
   #onClose: ((err: Error) => void) | undefined;
+  #onBackpressure: ((event: { blocked: boolean; bufferedBytes: number; blockedMs?: number }) => void) | undefined;
 
-  constructor(target: { stream: Writable; write: (line: string) => boolean }, onClose?: (err: Error) => void) {
+  constructor(
+    target: { stream: Writable; write: (line: string) => boolean },
+    hooks: {
+      onClose?: (err: Error) => void;
+      /** Reports when the consumer falls behind and when it catches up again. */
+      onBackpressure?: (event: { blocked: boolean; bufferedBytes: number; blockedMs?: number }) => void;
+    } = {},
+  ) {
     this.#stream = target.stream;
     this.#write = target.write;
-    this.#onClose = onClose;
+    this.#onClose = hooks.onClose;
+    this.#onBackpressure = hooks.onBackpressure;
+    target.stream.on('drain', () => {
+      if (this.#blockedSince === undefined) return;
+      const blockedMs = Math.round(performance.now() - this.#blockedSince);
+      this.#blockedSince = undefined;
+      this.#onBackpressure?.({ blocked: false, bufferedBytes: this.#stream.writableLength, blockedMs });
+    });
     // A consumer that closes its end gives EPIPE: stop writing, let the owner shut down.
     target.stream.on('error', (err) => this.#close(err));
   }
@@ -44,7 +60,12 @@ export class LineWriter {
   /** Writes one message as a line. Returns false when the caller should wait for `drained()`. */
   send(message: unknown): boolean {
     if (this.#closed) return true;
-    return this.#write(`${JSON.stringify(message)}\n`);
+    const ok = this.#write(`${JSON.stringify(message)}\n`);
+    if (!ok && this.#blockedSince === undefined) {
+      this.#blockedSince = performance.now();
+      this.#onBackpressure?.({ blocked: true, bufferedBytes: this.#stream.writableLength });
+    }
+    return ok;
   }
 
   /** Resolves once the consumer has caught up (or stdout is gone). */

@@ -85,6 +85,7 @@ export class RpcServer {
       new Promise((r) => (timer = setTimeout(r, this.#flushTimeoutMs))),
     ]);
     clearTimeout(timer);
+    this.#device.close();
   }
 
   /**
@@ -100,7 +101,6 @@ export class RpcServer {
     this.#log.info('stopping', { reason, in_flight: this.generations.size, models: this.models.size });
     const aborted = await this.generations.abortAll();
     await this.models.close();
-    this.#device.close();
     this.#input?.destroy();
     this.#log.info('stopped', { aborted_requests: aborted });
     return aborted;
