@@ -98,7 +98,8 @@ export class RpcClient extends EventEmitter {
     super();
     this.#spec = {
       command: options.command ?? process.execPath,
-      args: options.args ?? (options.command ? [] : [fileURLToPath(new URL('../cli.js', import.meta.url)), 'rpc']),
+      // From dist/rpc/ (and src/rpc/ under a TypeScript runner) to the package's dist/cli.js.
+      args: options.args ?? (options.command ? [] : [fileURLToPath(new URL('../../dist/cli.js', import.meta.url)), 'rpc']),
       env: options.env,
       cwd: options.cwd,
     };
@@ -183,6 +184,7 @@ export class RpcClient extends EventEmitter {
    */
   async close(timeoutMs = 10_000): Promise<void> {
     this.#closing = true;
+    await this.#ready?.catch(() => undefined); // calls already made are sent before the shutdown
     const child = this.#child;
     if (!child) return;
     const exited = child.exited;
@@ -322,7 +324,11 @@ export class RpcClient extends EventEmitter {
     const r = this.#restart;
     if (performance.now() - child.startedAt > STABLE_MS) this.#attempt = 0;
     if (!r || this.#attempt >= r.retries) {
-      const err = new RpcError('CHILD_EXITED', `the mlx-native rpc child ${how}${r ? ` and ${r.retries} restarts failed` : ''}`, { exit });
+      const err = new RpcError(
+        'CHILD_EXITED',
+        `the mlx-native rpc child ${how}${r ? ` and ${r.retries} restarts failed` : ''}${tail ? `; its last stderr lines:\n${tail}` : ''}`,
+        { exit },
+      );
       this.#ready = Promise.reject(err);
       this.#ready.catch(() => undefined);
       return;
