@@ -95,13 +95,11 @@ describe('end of input', () => {
 });
 
 describe('backpressure', () => {
-  it('a consumer that stops reading stdout holds the streams; nothing is lost when it reads again', async () => {
-    const rpc = await ready(['--log-level', 'debug']);
-    const ids = ['p1', 'p2', 'p3', 'p4'];
-    const maxTokens = 30;
+  /** Stops reading stdout, starts streams with ~1 KB notifications, waits for the child to notice. */
+  async function block(rpc: RpcProcess, ids: string[], maxTokens: number, times: number) {
     rpc.proc.stdout!.pause();
     for (const id of ids) {
-      // top_logprobs makes each notification ~2 KB, so the pipe fills after a few dozen tokens.
+      // top_logprobs makes each notification ~1 KB, so the pipe fills after a few dozen tokens.
       rpc.send({
         jsonrpc: '2.0',
         id,
@@ -109,10 +107,17 @@ describe('backpressure', () => {
         params: { prompt: `${FRANCE} ${id}`, max_tokens: maxTokens, ignore_eos: true, stream: true, top_logprobs: 20 },
       });
     }
-    const blocked = () => logLines(rpc.stderr()).some((l) => String(l.msg).startsWith('stdout backpressure'));
+    const blocked = () => logLines(rpc.stderr()).filter((l) => String(l.msg).startsWith('stdout backpressure')).length >= times;
     const deadline = performance.now() + 120_000;
     while (!blocked() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(blocked(), rpc.stderr()).toBe(true);
+  }
+
+  it('a consumer that stops reading stdout holds the streams; nothing is lost when it reads again; SIGTERM still exits', async () => {
+    const rpc = await ready(['--log-level', 'debug']);
+    const ids = ['p1', 'p2', 'p3', 'p4'];
+    const maxTokens = 30;
+    await block(rpc, ids, maxTokens, 1);
     rpc.proc.stdout!.resume();
     for (const id of ids) {
       const r = await rpc.next(response(id), 120_000);
@@ -121,6 +126,12 @@ describe('backpressure', () => {
       expect(counts).toEqual(r.result!.tokens);
     }
     expect(logLines(rpc.stderr()).some((l) => String(l.msg).startsWith('stdout drained'))).toBe(true);
-    expect(await rpc.close()).toBe(0);
+
+    // Blocked again, for good this time: a stop must not wait for a reader that never comes.
+    await block(rpc, ['q1', 'q2', 'q3', 'q4'], 4000, 2);
+    const t0 = performance.now();
+    rpc.proc.kill('SIGTERM');
+    expect(await rpc.exited).toEqual({ code: 0, signal: null });
+    expect(performance.now() - t0).toBeLessThan(20_000);
   });
 });

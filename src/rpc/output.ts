@@ -21,6 +21,7 @@ export class LineWriter {
   readonly #stream: Writable;
   readonly #write: (line: string) => boolean;
   #closed = false;
+  #released = false;
   #blockedSince: number | undefined;
   #onClose: ((err: Error) => void) | undefined;
   #onBackpressure: ((event: { blocked: boolean; bufferedBytes: number; blockedMs?: number }) => void) | undefined;
@@ -54,7 +55,16 @@ export class LineWriter {
 
   /** True while the consumer is behind (more than the stream's high-water mark is buffered). */
   get blocked(): boolean {
-    return !this.#closed && this.#stream.writableNeedDrain;
+    return !this.#closed && !this.#released && this.#stream.writableNeedDrain;
+  }
+
+  /**
+   * Stops holding writers back (a stop in progress must not wait on a consumer that does not
+   * read): `drained()` resolves at once from now on; what is written stays buffered.
+   */
+  release(): void {
+    this.#released = true;
+    this.#stream.emit('drain');
   }
 
   /** Writes one message as a line. Returns false when the caller should wait for `drained()`. */

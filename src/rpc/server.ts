@@ -99,6 +99,7 @@ export class RpcServer {
 
   async #stop(reason: string): Promise<number> {
     this.#log.info('stopping', { reason, in_flight: this.generations.size, models: this.models.size });
+    this.#writer.release(); // aborted streams must end even if nobody reads stdout any more
     const aborted = await this.generations.abortAll();
     await this.models.close();
     this.#input?.destroy();
