@@ -7,6 +7,7 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   info: () => import('./cli/info.js'),
   convert: () => import('./cli/convert.js'),
   bench: () => import('./cli/bench.js'),
+  rpc: () => import('./cli/rpc.js'),
 };
 
 const usage = `Usage: mlx-native <command> [options]
@@ -18,6 +19,7 @@ Commands:
   info      --model PATH      model metadata
   convert   MODEL.gguf OUTDIR write an MLX model directory
   bench                       benchmarks against mlx-lm
+  rpc                         JSON-RPC 2.0 over stdin/stdout (for supervisors)
 
 Run \`mlx-native <command> --help\` for a command's options.`;
 
