@@ -13,6 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { MlxNativeError } from '../errors.js';
 import type { ChatMessage } from './types.js';
 import type { GgufMetadata } from './gguf.js';
 import { ggufToTokenizerFiles, GPT2_PATTERN, type JsonObject } from './gguf-tokenizer.js';
@@ -95,7 +96,7 @@ async function readJson(path: string, required: boolean): Promise<JsonObject | u
     return JSON.parse(await readFile(path, 'utf8')) as JsonObject;
   } catch (err) {
     if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw Object.assign(new Error(`[tokenizer] cannot read ${path}: ${(err as Error).message}`), { code: 'INVALID_MODEL' });
+    throw new MlxNativeError('INVALID_MODEL', `[tokenizer] cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -26,6 +26,8 @@ export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'status'>;
   readonly cancelled: Counter<'reason'>;
+  readonly admitted: Counter;
+  readonly settled: Counter<'outcome'>;
   readonly promptTokens: Counter;
   readonly completionTokens: Counter;
   readonly prefixCacheHits: Counter;
@@ -48,6 +50,17 @@ export class Metrics {
       name: 'mlx_native_requests_cancelled_total',
       help: 'Generations aborted before they finished, by reason (client_disconnect, shutdown)',
       labelNames: ['reason'],
+      registers,
+    });
+    this.admitted = new Counter({
+      name: 'mlx_native_requests_admitted_total',
+      help: 'Completion requests whose generation started (after the queue bound and input checks)',
+      registers,
+    });
+    this.settled = new Counter({
+      name: 'mlx_native_requests_settled_total',
+      help: 'Admitted completion requests that ended, by outcome (completed, errored, cancelled); equals admitted once idle',
+      labelNames: ['outcome'],
       registers,
     });
     this.promptTokens = new Counter({ name: 'mlx_native_prompt_tokens_total', help: 'Prompt tokens processed', registers });

@@ -1,30 +1,14 @@
-// Validators for OpenAI's published response schemas, read from the shared openapi.yml
-// (../shared relative to the repo root, as in CI). The file is OpenAPI 3.1 but still uses 3.0's
-// `nullable: true` in places, often beside a `$ref` or without `type`, which JSON Schema 2020-12
-// does not know; those are rewritten to `anyOf [schema, {type: 'null'}]` before compiling.
+// Validators for OpenAI's published response schemas. They live in the repository
+// (test/schemas/openai/schemas.json, extracted from OpenAI's OpenAPI spec by extract.mjs beside
+// it, with the spec's version recorded), so the tests read nothing outside it.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { parse } from 'yaml';
 
-const SPEC = fileURLToPath(new URL('../../../shared/openai-openapi.yml', import.meta.url));
+const SCHEMAS = fileURLToPath(new URL('../schemas/openai/schemas.json', import.meta.url));
 
 type Json = Record<string, unknown>;
-
-/** Rewrites OpenAPI 3.0 `nullable` into plain JSON Schema, recursively. */
-function denullable(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(denullable);
-  if (!node || typeof node !== 'object') return node;
-  const out: Json = {};
-  for (const [k, v] of Object.entries(node)) out[k] = k === 'example' || k === 'examples' ? v : denullable(v);
-  if (out.nullable === true) {
-    delete out.nullable;
-    return { anyOf: [out, { type: 'null' }] };
-  }
-  delete out.nullable;
-  return out;
-}
 
 /** Names of the response schemas the tests check. */
 export type SchemaName =
@@ -37,8 +21,8 @@ export type SchemaName =
   | 'ErrorResponse';
 
 function build(): Record<SchemaName, ValidateFunction> {
-  const spec = parse(readFileSync(SPEC, 'utf8')) as { components: { schemas: Record<string, Json> } };
-  const schemas = denullable(spec.components.schemas) as Record<string, Json>;
+  const file = JSON.parse(readFileSync(SCHEMAS, 'utf8')) as { components: { schemas: Record<string, Json> } };
+  const schemas = file.components.schemas;
 
   // Streamed legacy completions reuse CreateCompletionResponse, but OpenAI sends
   // `finish_reason: null` on every chunk but the last and the schema forgets null there.
@@ -57,7 +41,7 @@ function build(): Record<SchemaName, ValidateFunction> {
   ajv.addSchema({ $id: 'openai.json', components: { schemas } });
   const get = (name: SchemaName) => {
     const fn = ajv.getSchema(`openai.json#/components/schemas/${name}`);
-    if (!fn) throw new Error(`schema ${name} not found in ${SPEC}`);
+    if (!fn) throw new Error(`schema ${name} not found in ${SCHEMAS}`);
     return fn;
   };
   return {
