@@ -12,6 +12,7 @@ type Json = Record<string, unknown>;
 export interface DirEdits {
   config?: (config: Json) => Json;
   tokenizerConfig?: (config: Json) => Json;
+  tokenizer?: (tokenizer: Json) => Json;
 }
 
 /**
@@ -24,7 +25,7 @@ export async function fixtureVariant(edits: DirEdits): Promise<string> {
   const source = await ensureFixtureF32();
   const dir = await mkdtemp(join(tmpdir(), 'mlx-native-variant-'));
   for (const name of await readdir(source)) {
-    const edit = name === 'config.json' ? edits.config : name === 'tokenizer_config.json' ? edits.tokenizerConfig : undefined;
+    const edit = { 'config.json': edits.config, 'tokenizer_config.json': edits.tokenizerConfig, 'tokenizer.json': edits.tokenizer }[name];
     if (edit) {
       const json = JSON.parse(await readFile(join(source, name), 'utf8')) as Json;
       await writeFile(join(dir, name), JSON.stringify(edit(json), null, 2));
