@@ -59,6 +59,7 @@ console.log(`
 seed          ${seed}
 files         ${files.cases} cases in ${(filesMs / 1000).toFixed(0)} s: ${files.ok} loaded and ran, ${files.clearError} clear errors (${Object.entries(files.codes).map(([c, n]) => `${c} ${n}`).join(', ')})
               by target: ${Object.entries(files.byTarget).map(([t, n]) => `${t} ${n}`).join(', ')}
+              threads a clean load leaves behind (known native issue, allowed): ${JSON.stringify(files.threadsLeftPerLoad)}
 requests      ${requests ? `${requests.requests} requests: ${Object.entries(requests.status).map(([s, n]) => `${s}: ${n}`).join(', ')}` : 'skipped'}
 total         ${((performance.now() - t0) / 1000).toFixed(0)} s; work dir ${workDir}`);
 const findings = [...files.findings, ...(requests?.findings ?? [])];

@@ -52,6 +52,16 @@ function startWorker() {
   };
 }
 
+/**
+ * Threads a load case may leave behind. While the known native bug is there (MLX stream threads
+ * outlive every model, test/known-issues.test.ts), a clean load leaves `perLoad` and loads that
+ * take other paths (dequantized weights, another dtype) were seen to leave up to two more; once
+ * it is fixed, none.
+ */
+function allowance(perLoad) {
+  return perLoad > 0 ? perLoad + 2 : 0;
+}
+
 const MESSAGES = [
   [{ role: 'user', content: 'Hi' }],
   [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello' }, { role: 'user', content: 'Bye' }],
@@ -72,13 +82,13 @@ export async function fuzzFiles(o) {
   const deadline = performance.now() + o.seconds * 1000;
   const timeoutMs = o.caseTimeoutMs ?? 120_000;
   let worker;
-  let perLoad = 0;
+  let perLoad = { gguf: 0, mlx: 0 };
   const calibrate = async () => {
     worker = startWorker();
     worker.send({ id: 0, op: 'calibrate', gguf: o.gguf, mlxDir: o.mlxDir });
     const msg = await worker.next(timeoutMs * 3);
     if (!msg.calibrated) throw new Error(`fuzz worker failed to start: ${JSON.stringify(msg)}\n${worker.stderr()}`);
-    perLoad = Math.max(0, msg.perLoad);
+    perLoad = msg.perLoad;
     report.threadsLeftPerLoad = perLoad;
   };
   await calibrate();
@@ -92,7 +102,7 @@ export async function fuzzFiles(o) {
         c = { id: i, op: 'template', source: m.source, messages: r.pick(MESSAGES), what: `render: ${m.what}`, allowance: 0 };
       } else {
         const made = await makeCase(r, src, target, dir);
-        c = { id: i, op: 'load', path: made.path, what: made.what, allowance: perLoad };
+        c = { id: i, op: 'load', path: made.path, what: made.what, allowance: allowance(perLoad[target === 'gguf' ? 'gguf' : 'mlx']) };
       }
       worker.send(c);
       let msg = await worker.next(timeoutMs);

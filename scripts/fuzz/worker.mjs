@@ -65,11 +65,15 @@ for await (const line of lines) {
     // BLAS one) start here. A further clean load shows how many threads every load leaves
     // behind (MLX stream threads, see test/known-issues.test.ts): the allowance for a case.
     const results = [await run({ op: 'load', path: c.gguf }), await run({ op: 'load', path: c.mlxDir })];
-    await settle();
-    const before = threads();
-    results.push(await run({ op: 'load', path: c.gguf }));
-    await settle();
-    say({ id: c.id, calibrated: results.every((r) => r.ok), results, perLoad: threads() - before });
+    const perLoad = {};
+    for (const [format, path] of [['gguf', c.gguf], ['mlx', c.mlxDir]]) {
+      await settle();
+      const before = threads();
+      results.push(await run({ op: 'load', path }));
+      await settle();
+      perLoad[format] = threads() - before;
+    }
+    say({ id: c.id, calibrated: results.every((r) => r.ok), results, perLoad });
     continue;
   }
   const before = threads();

@@ -67,7 +67,7 @@ if (report.memory) {
   const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`;
   console.log(`memory        after the run vs. the baseline after warm-up, prefix cache left out (it is bounded, and shown apart):
               RSS ${mb(b.rssBytes - b.prefixCacheBytes)} -> ${mb(a.rssBytes - a.prefixCacheBytes)} (${pct(report.memory.rssBytesGrowth)}), MLX active ${mb(b.mlxActiveBytes - b.prefixCacheBytes)} -> ${mb(a.mlxActiveBytes - a.prefixCacheBytes)} (${pct(report.memory.mlxActiveBytesGrowth)})
-              raw RSS ${mb(b.rssBytes)} -> ${mb(a.rssBytes)}, raw MLX active ${mb(b.mlxActiveBytes)} -> ${mb(a.mlxActiveBytes)}, prefix cache ${mb(b.prefixCacheBytes)} -> ${mb(a.prefixCacheBytes)}, MLX buffer cache ${mb(b.mlxCacheBytes)} -> ${mb(a.mlxCacheBytes)}`);
+              JS heap used ${mb(b.jsHeapUsedBytes)} -> ${mb(a.jsHeapUsedBytes)}; raw RSS ${mb(b.rssBytes)} -> ${mb(a.rssBytes)}, raw MLX active ${mb(b.mlxActiveBytes)} -> ${mb(a.mlxActiveBytes)}, prefix cache ${mb(b.prefixCacheBytes)} -> ${mb(a.prefixCacheBytes)}, MLX buffer cache ${mb(b.mlxCacheBytes)} -> ${mb(a.mlxCacheBytes)}`);
 }
 if (report.shutdown) console.log(`shutdown      SIGTERM -> exit ${report.shutdown.code} in ${report.shutdown.ms} ms (limit ${report.shutdown.limitMs} ms)`);
 console.log(report.failures.length ? `\nFAILED:\n- ${report.failures.join('\n- ')}` : '\nall checks passed');

@@ -6,6 +6,11 @@ import { exchange, stall } from './http.mjs';
 import { build, drawKind, judge, rng, WEIGHTS } from './mix.mjs';
 import { get, startServer } from './server.mjs';
 
+// glibc raises its mmap threshold as large blocks are freed, after which freed KV buffers stay
+// in the heap and RSS shows the allocator's high-water mark instead of live memory. A fixed
+// threshold returns them, so a leak is what RSS growth means. (Other platforms ignore it.)
+const SERVER_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' };
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** p-quantile of `xs` (nearest rank). */
@@ -79,7 +84,7 @@ export async function soak(o) {
   const server = await startServer({
     model: o.model,
     args: ['--max-queue', String(maxQueue), '--request-timeout', String(requestTimeoutS), '--shutdown-timeout', String(shutdownTimeoutS)],
-    env: o.env,
+    env: { ...SERVER_ENV, ...o.env },
   });
   const failures = [];
   const t0 = performance.now();
