@@ -45,6 +45,8 @@ const INVALID = [
   [{ prompt: [] }, 400, 'prompt', '/v1/completions'],
   [{ prompt: 'x', echo: true }, 400, 'echo', '/v1/completions'],
   [{ prompt: 'x', max_tokens: -1 }, 400, 'max_tokens', '/v1/completions'],
+  [{ raw: '{"messages": [{"role": "user",' }, 400, null],
+  [{ raw: 'prompt=hi', contentType: 'application/x-www-form-urlencoded' }, 415, null, '/v1/completions'],
 ];
 
 /** A small seeded PRNG (mulberry32), so a soak can be replayed. */
@@ -110,7 +112,10 @@ export function build(kind, r, ctx) {
     }
     case 'invalid': {
       const [body, status, param, path] = r.pick(INVALID);
-      return [{ kind, spec: { path: path ?? '/v1/chat/completions', body }, expect: { status, param } }];
+      const spec = body.raw
+        ? { raw: Buffer.from(body.raw), headers: { 'content-type': body.contentType ?? 'application/json' } }
+        : { body };
+      return [{ kind, spec: { path: path ?? '/v1/chat/completions', ...spec }, expect: { status, param } }];
     }
     case 'cancel': {
       const body = { ...validBody(r, chat, true, 32), ignore_eos: true };
