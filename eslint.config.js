@@ -12,7 +12,7 @@ export default tseslint.config(
         setInterval: 'readonly', clearInterval: 'readonly', URL: 'readonly', performance: 'readonly',
         queueMicrotask: 'readonly', globalThis: 'readonly', Buffer: 'readonly', AbortController: 'readonly',
         AbortSignal: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly', fetch: 'readonly',
-        FinalizationRegistry: 'readonly', WeakRef: 'readonly', setImmediate: 'readonly',
+        FinalizationRegistry: 'readonly', WeakRef: 'readonly', setImmediate: 'readonly', structuredClone: 'readonly',
       },
     },
     rules: {

@@ -1,6 +1,7 @@
 /** `mlx-native bench`: mlx-native against mlx-lm and mlx_lm.server, side by side in one run. */
 import { parseArgs } from 'node:util';
 import { runBench } from '../bench/index.js';
+import { MlxNativeError } from '../errors.js';
 import { SYSTEM_IDS, type SystemId } from '../bench/systems/types.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
@@ -63,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   const number = (v: string | undefined, name: string) => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+    if (!Number.isFinite(n) || n <= 0) throw new MlxNativeError('INVALID_ARGUMENT', `--${name} must be a positive number`, { param: name });
     return n;
   };
   const { results } = await runBench({

@@ -1,6 +1,7 @@
 /** Helpers shared by the CLI commands: model loading with a progress bar, option parsing. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadModel, type LoadOptions, type Model } from '../engine/model.js';
+import { MlxNativeError } from '../errors.js';
 
 /** A one-line progress bar on a TTY (stderr); silent otherwise. */
 export function progressBar(label: string): (fraction: number) => void {
@@ -33,7 +34,7 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(
 export function num(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number`);
+  if (!Number.isFinite(n)) throw new MlxNativeError('INVALID_ARGUMENT', `--${name} must be a number`, { param: name });
   return n;
 }
 

@@ -3,6 +3,7 @@
  * `tokenizer.chat_template`), rendered with `@huggingface/jinja`.
  */
 import { Template } from '@huggingface/jinja';
+import { MlxNativeError } from '../errors.js';
 import type { ChatMessage } from './types.js';
 
 /** Options of {@link ChatTemplate.render}. */
@@ -29,8 +30,8 @@ export const CHATML_TEMPLATE =
   "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-function templateError(message: string, cause?: unknown): Error {
-  return Object.assign(new Error(`[chat-template] ${message}`, { cause }), { code: 'CHAT_TEMPLATE_ERROR' });
+function templateError(message: string, cause?: unknown): MlxNativeError {
+  return new MlxNativeError('CHAT_TEMPLATE_ERROR', `[chat-template] ${message}`, { cause });
 }
 
 /** A compiled chat template. */
@@ -50,7 +51,7 @@ export class ChatTemplate {
   /**
    * @param source Jinja source; empty / undefined selects the ChatML fallback.
    * @param defaults bos/eos token strings used when render() is not given them.
-   * @throws Error code CHAT_TEMPLATE_ERROR when the template does not parse.
+   * @throws MlxNativeError code CHAT_TEMPLATE_ERROR when the template does not parse.
    */
   constructor(source?: string | null, private readonly defaults: { bosToken?: string; eosToken?: string } = {}) {
     this.isFallback = !source;
@@ -65,7 +66,7 @@ export class ChatTemplate {
 
   /**
    * Renders messages to the prompt text.
-   * @throws Error code CHAT_TEMPLATE_ERROR when rendering fails (including the template's own
+   * @throws MlxNativeError code CHAT_TEMPLATE_ERROR when rendering fails (including the template's own
    *   `raise_exception`, e.g. for unsupported role orders).
    */
   render(messages: ChatMessage[], options: RenderOptions = {}): string {

@@ -6,6 +6,7 @@
  * pre-tokenizer is chosen from `tokenizer.ggml.pre` (llama.cpp's name for the family) and written
  * the way the original HF tokenizer.json spells it, so Python `tokenizers` reproduces HF ids.
  */
+import { MlxNativeError } from '../errors.js';
 import type { GgufMetadata, GgufValue } from './gguf.js';
 
 /** A tokenizer.json / tokenizer_config.json object (plain JSON). */
@@ -69,12 +70,12 @@ function preTokenizerFor(pre: string): PreTokenizerSpec | undefined {
   }
 }
 
-function unsupported(message: string): Error {
-  return Object.assign(new Error(`[tokenizer] ${message}`), { code: 'UNSUPPORTED_TOKENIZER' });
+function unsupported(message: string): MlxNativeError {
+  return new MlxNativeError('UNSUPPORTED_TOKENIZER', `[tokenizer] ${message}`);
 }
 
-function invalid(message: string): Error {
-  return Object.assign(new Error(`[tokenizer] ${message}`), { code: 'INVALID_MODEL' });
+function invalid(message: string): MlxNativeError {
+  return new MlxNativeError('INVALID_MODEL', `[tokenizer] ${message}`);
 }
 
 function optId(kv: Record<string, GgufValue>, key: string, size: number): number | undefined {

@@ -7,6 +7,7 @@
  * allocating gigabytes or looping for hours.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { MlxNativeError } from '../errors.js';
 
 /** A GGUF metadata value. 64-bit integers are numbers when they fit in 2^53, else bigints. */
 export type GgufValue = number | bigint | boolean | string | GgufValue[];
@@ -72,8 +73,8 @@ const T = {
 const MIN_SIZE: readonly number[] = [1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8];
 
 /** Builds the INVALID_MODEL error every parse failure uses. */
-function invalid(message: string): Error {
-  return Object.assign(new Error(`[gguf] ${message}`), { code: 'INVALID_MODEL' });
+function invalid(message: string): MlxNativeError {
+  return new MlxNativeError('INVALID_MODEL', `[gguf] ${message}`);
 }
 
 /** Sequential little-endian reader over a FileHandle with a refillable window. */

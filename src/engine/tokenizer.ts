@@ -13,6 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { MlxNativeError } from '../errors.js';
 import type { ChatMessage } from './types.js';
 import type { GgufMetadata } from './gguf.js';
 import { ggufToTokenizerFiles, GPT2_PATTERN, type JsonObject } from './gguf-tokenizer.js';
@@ -95,7 +96,21 @@ async function readJson(path: string, required: boolean): Promise<JsonObject | u
     return JSON.parse(await readFile(path, 'utf8')) as JsonObject;
   } catch (err) {
     if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw Object.assign(new Error(`[tokenizer] cannot read ${path}: ${(err as Error).message}`), { code: 'INVALID_MODEL' });
+    throw new MlxNativeError('INVALID_MODEL', `[tokenizer] cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Runs a tokenizer constructor: whatever a malformed tokenizer.json makes the tokenizer library
+ * (or our own set-up) throw becomes an INVALID_MODEL error that names the source.
+ */
+function build(make: () => Tokenizer, source: string): Tokenizer {
+  try {
+    return make();
+  } catch (err) {
+    if (err instanceof MlxNativeError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new MlxNativeError('INVALID_MODEL', `[tokenizer] cannot build the tokenizer from ${source}: ${message}`, { cause: err });
   }
 }
 
@@ -188,20 +203,24 @@ export class Tokenizer {
       const v = (await readJson(join(dir, file), false))?.eos_token_id;
       for (const id of Array.isArray(v) ? v : [v]) if (typeof id === 'number') eosIds.push(id);
     }
-    return new Tokenizer(json, config, { eosIds });
+    return build(() => new Tokenizer(json, config, { eosIds }), dir);
   }
 
   /**
    * Builds the tokenizer from GGUF metadata (byte-level BPE "gpt2" tokenizers only).
-   * @throws Error code UNSUPPORTED_TOKENIZER for other tokenizer models (e.g. SentencePiece "llama").
+   * @throws MlxNativeError code UNSUPPORTED_TOKENIZER for other tokenizer models (e.g. SentencePiece "llama").
    */
   static fromGguf(metadata: GgufMetadata): Tokenizer {
     const files = ggufToTokenizerFiles(metadata);
-    return new Tokenizer(files.tokenizerJson, files.tokenizerConfig, {
-      eosIds: files.eosTokenIds,
-      bosId: files.bosTokenId,
-      vocabSize: files.vocabSize,
-    });
+    return build(
+      () =>
+        new Tokenizer(files.tokenizerJson, files.tokenizerConfig, {
+          eosIds: files.eosTokenIds,
+          bosId: files.bosTokenId,
+          vocabSize: files.vocabSize,
+        }),
+      'the GGUF metadata',
+    );
   }
 
   /** The HF `tokenizer.json` object (write it as JSON into a converted model directory). */

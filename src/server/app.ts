@@ -6,7 +6,8 @@ import { createServer } from 'node:http';
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { registerAuth } from './auth.js';
-import { ApiError, clientErrorResponse, toApiError } from './errors.js';
+import { MlxNativeError } from '../errors.js';
+import { clientErrorResponse, toHttpError } from './errors.js';
 import { registerJsonBody } from './json-body.js';
 import { Metrics } from './metrics.js';
 import { registerRequestLog } from './request-log.js';
@@ -108,15 +109,15 @@ export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
   registerJsonBody(app);
 
   app.setErrorHandler((err, request, reply) => {
-    const apiError = toApiError(err);
-    if (apiError.status >= 500) request.log.error({ err }, 'request failed');
+    const answer = toHttpError(err);
+    if (answer.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ err: err instanceof Error ? err.message : err }, 'request rejected');
-    if (request.outcome && !request.outcome.errorCode) request.outcome.errorCode = apiError.code ?? undefined;
-    reply.code(apiError.status).headers(apiError.headers).send(apiError.body());
+    if (request.outcome && !request.outcome.errorCode) request.outcome.errorCode = answer.body.error.code ?? undefined;
+    reply.code(answer.status).headers(answer.headers).send(answer.body);
   });
   app.setNotFoundHandler((request, reply) => {
-    const err = new ApiError(404, `Unknown route: ${request.method} ${request.url.split('?')[0]}`, { code: 'not_found' });
-    reply.code(404).send(err.body());
+    const err = new MlxNativeError('NOT_FOUND', `Unknown route: ${request.method} ${request.url.split('?')[0]}`);
+    reply.code(404).send(toHttpError(err).body);
   });
 
   const ctx: RouteContext = { state, metrics, options, startedAt: Math.floor(Date.now() / 1000) };

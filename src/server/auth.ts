@@ -1,7 +1,7 @@
 /** Bearer API key check for the API routes; /health, /metrics and CORS preflights stay open. */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from './errors.js';
+import { MlxNativeError } from '../errors.js';
 
 const OPEN_ROUTES = new Set(['/health', '/metrics']);
 
@@ -16,15 +16,12 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
  */
 export function registerAuth(app: FastifyInstance, apiKey: string): void {
   const expected = digest(apiKey);
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (request) => {
     if (request.method === 'OPTIONS') return;
     const route = request.routeOptions.url;
     if (route && OPEN_ROUTES.has(route)) return;
     const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
     if (match && timingSafeEqual(digest(match[1].trim()), expected)) return;
-    reply.header('www-authenticate', 'Bearer');
-    throw new ApiError(401, match ? 'Incorrect API key provided' : 'Missing API key: send "Authorization: Bearer <key>"', {
-      code: 'invalid_api_key',
-    });
+    throw new MlxNativeError('UNAUTHORIZED', match ? 'Incorrect API key provided' : 'Missing API key: send "Authorization: Bearer <key>"');
   });
 }

@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MlxNativeError } from '../errors.js';
 import type { GenerationChunk, GenerationResult } from '../engine/types.js';
-import { ApiError, fromEngineError, toApiError } from './errors.js';
+import { forRequest, toHttpError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { RequestOutcome } from './request-log.js';
 import { SseStream } from './sse.js';
@@ -50,10 +50,7 @@ export async function runCompletion(
 ): Promise<unknown> {
   const { state, metrics } = deps;
   if (!state.tryAdmit()) {
-    throw new ApiError(429, 'The server is at its request limit (--max-queue); retry shortly', {
-      code: 'queue_full',
-      headers: { 'retry-after': '1' },
-    });
+    throw new MlxNativeError('QUEUE_FULL', 'The server is at its request limit (--max-queue); retry shortly');
   }
   metrics.inFlight.inc();
 
@@ -64,8 +61,10 @@ export async function runCompletion(
   } catch (err) {
     state.release();
     metrics.inFlight.dec();
-    throw err instanceof MlxNativeError ? fromEngineError(err, plan.promptParam) : err;
+    throw forRequest(err, plan.promptParam);
   }
+  // Admitted: from here on the request ends as completed, errored or cancelled, and says so.
+  metrics.admitted.inc();
 
   let settle!: () => void;
   const outcome: RequestOutcome = {
@@ -99,8 +98,9 @@ export async function runCompletion(
     return plan.whole(result);
   } catch (err) {
     outcome.errorCode = err instanceof MlxNativeError ? err.code : 'INTERNAL';
-    throw err instanceof MlxNativeError ? fromEngineError(err, plan.promptParam) : err;
+    throw forRequest(err, plan.promptParam);
   } finally {
+    metrics.settled.inc({ outcome: outcome.errorCode ? 'errored' : tracked.abortReason ? 'cancelled' : 'completed' });
     reply.raw.off('close', onClose);
     state.release();
     metrics.inFlight.dec();
@@ -127,9 +127,8 @@ async function streamTo(
     });
   } catch (err) {
     outcome.errorCode = err instanceof MlxNativeError ? err.code : 'INTERNAL';
-    const apiError = err instanceof MlxNativeError ? fromEngineError(err, plan.promptParam) : toApiError(err);
     reply.log.error({ err }, 'generation failed after the stream started');
-    sse.fail(apiError);
+    sse.fail(toHttpError(forRequest(err, plan.promptParam)));
     return;
   }
   finish(result, tracked, deps, outcome);
@@ -149,30 +148,26 @@ async function consume(
 ): Promise<GenerationResult> {
   const { metrics } = deps;
   let lastTokenAt: number | undefined;
-  try {
-    for await (const chunk of generation) {
-      const n = chunk.tokens.length;
-      if (n > 0) {
-        const now = performance.now();
-        // Measured here, not taken from the engine's timings, so time spent waiting behind
-        // other requests counts: that is what the client waits.
-        if (lastTokenAt === undefined) {
-          outcome.timeToFirstTokenMs = Math.round(now - outcome.submittedAt);
-          metrics.timeToFirstToken.observe((now - outcome.submittedAt) / 1000);
-        } else {
-          // Several tokens arrive per chunk when JS is behind: spread the gap evenly.
-          const perToken = (now - lastTokenAt) / 1000 / n;
-          for (let i = 0; i < n; i++) metrics.interTokenLatency.observe(perToken);
-        }
-        lastTokenAt = now;
-        outcome.completionTokens += n;
-        metrics.completionTokens.inc(n);
+  // An aborted generation is not an error: it settles its result with finish_reason 'abort'.
+  for await (const chunk of generation) {
+    const n = chunk.tokens.length;
+    if (n > 0) {
+      const now = performance.now();
+      // Measured here, not taken from the engine's timings, so time spent waiting behind
+      // other requests counts: that is what the client waits.
+      if (lastTokenAt === undefined) {
+        outcome.timeToFirstTokenMs = Math.round(now - outcome.submittedAt);
+        metrics.timeToFirstToken.observe((now - outcome.submittedAt) / 1000);
+      } else {
+        // Several tokens arrive per chunk when JS is behind: spread the gap evenly.
+        const perToken = (now - lastTokenAt) / 1000 / n;
+        for (let i = 0; i < n; i++) metrics.interTokenLatency.observe(perToken);
       }
-      await onChunk(chunk);
+      lastTokenAt = now;
+      outcome.completionTokens += n;
+      metrics.completionTokens.inc(n);
     }
-  } catch (err) {
-    // An aborted generation still settles its result (finish_reason 'abort'); take that.
-    if (!(err instanceof MlxNativeError && err.code === 'ABORTED')) throw err;
+    await onChunk(chunk);
   }
   return generation.result;
 }

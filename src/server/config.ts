@@ -6,6 +6,7 @@
 import { basename, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { MlxNativeError } from '../errors.js';
 
 /** Everything the server needs to start. Times are in milliseconds. */
 export interface ServeConfig {
@@ -99,7 +100,13 @@ export function defaultModelName(modelPath: string): string {
 }
 
 /** Thrown for bad flags or values; the CLI prints the message and exits 2. */
-export class ConfigError extends Error {}
+/** A bad flag or environment variable (INVALID_ARGUMENT, naming the flag in its message). */
+export class ConfigError extends MlxNativeError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+    this.name = 'ConfigError';
+  }
+}
 
 /** Result of {@link parseServeArgs}: either a config or a request for help. */
 export type ParsedServeArgs = { help: true } | { help: false; config: ServeConfig };

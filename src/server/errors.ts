@@ -1,10 +1,11 @@
 /**
- * OpenAI-shaped errors: `{"error": {"message", "type", "param", "code"}}` with the matching
- * HTTP status, and the mapping from zod, fastify and engine errors to them.
+ * OpenAI-shaped errors, `{"error": {"message", "type", "param", "code"}}`, with their HTTP status.
+ * Everything the server throws is an MlxNativeError; {@link HTTP_BY_CODE} is the one table that
+ * maps its code to a status. zod and fastify errors are turned into MlxNativeErrors first.
  */
 import { STATUS_CODES } from 'node:http';
 import type { z } from 'zod';
-import { MlxNativeError } from '../errors.js';
+import { MlxNativeError, type ErrorCode } from '../errors.js';
 
 /** The `error` object of an OpenAI error response. */
 export interface OpenAIErrorBody {
@@ -14,6 +15,42 @@ export interface OpenAIErrorBody {
   code: string | null;
 }
 
+/** How an error code is answered: status, OpenAI `code` (unless the error has a reason), headers. */
+interface HttpMapping {
+  status: number;
+  reason: string;
+  headers?: Record<string, string>;
+}
+
+const engineFailure: HttpMapping = { status: 500, reason: 'engine_error' };
+
+/** Every error code's HTTP answer. */
+export const HTTP_BY_CODE: Record<ErrorCode, HttpMapping> = {
+  INVALID_ARGUMENT: { status: 400, reason: 'invalid_value' },
+  EMPTY_PROMPT: { status: 400, reason: 'empty_prompt' },
+  CONTEXT_OVERFLOW: { status: 400, reason: 'context_length_exceeded' },
+  CHAT_TEMPLATE_ERROR: { status: 400, reason: 'chat_template_error' },
+  UNAUTHORIZED: { status: 401, reason: 'invalid_api_key', headers: { 'www-authenticate': 'Bearer' } },
+  NOT_FOUND: { status: 404, reason: 'not_found' },
+  MODEL_NOT_FOUND: { status: 404, reason: 'model_not_found' },
+  REQUEST_TIMEOUT: { status: 408, reason: 'request_timeout' },
+  REQUEST_TOO_LARGE: { status: 413, reason: 'request_too_large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, reason: 'unsupported_media_type' },
+  QUEUE_FULL: { status: 429, reason: 'queue_full', headers: { 'retry-after': '1' } },
+  HEADERS_TOO_LARGE: { status: 431, reason: 'headers_too_large' },
+  UNAVAILABLE: { status: 503, reason: 'service_unavailable', headers: { 'retry-after': '5' } },
+  DISPOSED: { status: 503, reason: 'server_shutting_down' },
+  // Failures of the engine or the model while serving; a request cannot cause them.
+  INVALID_MODEL: engineFailure,
+  UNSUPPORTED_ARCHITECTURE: engineFailure,
+  UNSUPPORTED_QUANTIZATION: engineFailure,
+  UNSUPPORTED_TOKENIZER: engineFailure,
+  OUT_OF_MEMORY: engineFailure,
+  NATIVE_LOAD_FAILED: engineFailure,
+  MLX_ERROR: engineFailure,
+  INTERNAL: { status: 500, reason: 'internal_error' },
+};
+
 const TYPE_BY_STATUS: Record<number, string> = {
   401: 'authentication_error',
   429: 'rate_limit_error',
@@ -21,42 +58,16 @@ const TYPE_BY_STATUS: Record<number, string> = {
   503: 'service_unavailable_error',
 };
 
-/**
- * An error the server answers with. `type` follows from the status unless given.
- *
- * @example
- * throw new ApiError(400, "'n' must be 1", { param: 'n', code: 'unsupported_value' });
- */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly type: string;
-  readonly param: string | null;
-  readonly code: string | null;
-  readonly headers: Record<string, string>;
-
-  constructor(
-    status: number,
-    message: string,
-    opts: { type?: string; param?: string | null; code?: string | null; headers?: Record<string, string> } = {},
-  ) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.type = opts.type ?? TYPE_BY_STATUS[status] ?? 'invalid_request_error';
-    this.param = opts.param ?? null;
-    this.code = opts.code ?? null;
-    this.headers = opts.headers ?? {};
-  }
-
-  /** The response body. */
-  body(): { error: OpenAIErrorBody } {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
-  }
+/** An error as the server answers it. */
+export interface HttpError {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: OpenAIErrorBody };
 }
 
 /** A 400 naming the offending field. */
-export function invalidParam(param: string | null, message: string, code = 'invalid_value'): ApiError {
-  return new ApiError(400, message, { param, code });
+export function invalidParam(param: string | null, message: string, reason = 'invalid_value'): MlxNativeError {
+  return new MlxNativeError('INVALID_ARGUMENT', message, { param: param ?? undefined, reason });
 }
 
 /** Formats a zod path like OpenAI does: `messages[0].content`. */
@@ -70,7 +81,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** The first zod issue as a 400 that names its field. */
-export function fromZodError(error: z.ZodError): ApiError {
+export function fromZodError(error: z.ZodError): MlxNativeError {
   const issue = error.issues[0];
   // A union reports one issue list per branch; the branch that got deepest into the value is
   // the one the client meant, and its issue names the real field.
@@ -86,49 +97,65 @@ export function fromZodError(error: z.ZodError): ApiError {
   return invalidParam(param, param ? `Invalid value for '${param}': ${message}` : `Invalid request body: ${message}`);
 }
 
-/** Maps an engine error; `param` is the request field that carried the prompt. */
-export function fromEngineError(err: MlxNativeError, param: string): ApiError {
-  switch (err.code) {
-    case 'CONTEXT_OVERFLOW':
-      return invalidParam(param, err.message, 'context_length_exceeded');
-    case 'EMPTY_PROMPT':
-      return invalidParam(param, err.message, 'empty_prompt');
-    case 'CHAT_TEMPLATE_ERROR':
-      return invalidParam('messages', err.message, 'chat_template_error');
-    case 'INVALID_ARGUMENT':
-      return invalidParam(null, err.message, 'invalid_value');
-    case 'DISPOSED':
-      return new ApiError(503, 'the model is shutting down', { code: 'server_shutting_down' });
-    default:
-      return new ApiError(500, `${err.code}: ${err.message}`, { code: 'engine_error' });
-  }
-}
-
 /** fastify's own errors (body parsing, limits) by their code. */
-const FASTIFY_ERRORS: Record<string, (err: Error) => ApiError> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: () =>
-    new ApiError(413, 'Request body is too large', { code: 'request_too_large' }),
+const FASTIFY_ERRORS: Record<string, () => MlxNativeError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new MlxNativeError('REQUEST_TOO_LARGE', 'Request body is too large'),
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
-    new ApiError(415, "Unsupported Content-Type: send 'application/json'", { code: 'unsupported_media_type' }),
+    new MlxNativeError('UNSUPPORTED_MEDIA_TYPE', "Unsupported Content-Type: send 'application/json'"),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => invalidParam(null, 'Request body is empty: expected a JSON object', 'invalid_json'),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () =>
-    invalidParam(null, 'Content-Length does not match the body', 'invalid_body'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => invalidParam(null, 'Content-Length does not match the body', 'invalid_body'),
 };
 
 /**
- * Any thrown value as an ApiError. Unknown errors become a generic 500 so internals do not
- * leak; the caller logs the original.
+ * Any thrown value as an MlxNativeError. Unknown errors become INTERNAL with a generic message
+ * so internals do not leak; the caller logs the original.
  */
-export function toApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
-  if (err instanceof MlxNativeError) return fromEngineError(err, 'prompt');
-  const e = err as { code?: string; statusCode?: number; message?: string };
-  const mapped = e.code ? FASTIFY_ERRORS[e.code] : undefined;
-  if (mapped) return mapped(err as Error);
-  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    return new ApiError(e.statusCode, e.message ?? 'Bad request', { code: 'invalid_request' });
+export function toMlxNativeError(err: unknown): MlxNativeError {
+  if (err instanceof MlxNativeError) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string } | null;
+  const mapped = e?.code ? FASTIFY_ERRORS[e.code] : undefined;
+  if (mapped) return mapped();
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return invalidParam(null, e.message ?? 'Bad request', 'invalid_request');
   }
-  return new ApiError(500, 'Internal server error', { code: 'internal_error' });
+  return new MlxNativeError('INTERNAL', 'Internal server error');
+}
+
+/**
+ * An error of the engine as the request saw it: errors about the prompt name the body field
+ * that carried it (`messages` or `prompt`); the engine's own option names mean nothing to an
+ * HTTP client, so other engine errors name no field.
+ */
+export function forRequest(err: unknown, promptParam: 'messages' | 'prompt'): unknown {
+  if (!(err instanceof MlxNativeError)) return err;
+  const aboutPrompt = err.code === 'CONTEXT_OVERFLOW' || err.code === 'EMPTY_PROMPT' || err.code === 'CHAT_TEMPLATE_ERROR';
+  if (!aboutPrompt || err.param !== undefined) return err;
+  const param = err.code === 'CHAT_TEMPLATE_ERROR' ? 'messages' : promptParam;
+  const copy = new MlxNativeError(err.code, err.message, { param, reason: err.reason, cause: err.cause });
+  copy.stack = err.stack;
+  return copy;
+}
+
+/**
+ * The HTTP answer for any thrown value.
+ *
+ * @example
+ * const { status, headers, body } = toHttpError(err);
+ */
+export function toHttpError(err: unknown): HttpError {
+  const e = toMlxNativeError(err);
+  const mapping = HTTP_BY_CODE[e.code] ?? HTTP_BY_CODE.INTERNAL;
+  const param = e.param ?? null;
+  // Engine failures name their code: the client cannot fix them, the operator can.
+  const message = mapping.status >= 500 && e.code !== 'UNAVAILABLE' && e.code !== 'DISPOSED' && e.code !== 'INTERNAL'
+    ? `${e.code}: ${e.message}`
+    : e.message;
+  const type = TYPE_BY_STATUS[mapping.status] ?? 'invalid_request_error';
+  return {
+    status: mapping.status,
+    headers: mapping.headers ?? {},
+    body: { error: { message, type, param, code: e.reason ?? mapping.reason } },
+  };
 }
 
 /**
@@ -136,15 +163,16 @@ export function toApiError(err: unknown): ApiError {
  * malformed, headers too large), in the same error shape as everything else.
  */
 export function clientErrorResponse(err: { code?: string }): string {
-  const [status, code, message] =
+  const error =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'request_timeout', 'The request was not received in time']
+      ? new MlxNativeError('REQUEST_TIMEOUT', 'The request was not received in time')
       : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'headers_too_large', 'Request headers are too large']
-        : [400, 'bad_request', 'Malformed HTTP request'];
-  const body = JSON.stringify(new ApiError(status, message, { code }).body());
+        ? new MlxNativeError('HEADERS_TOO_LARGE', 'Request headers are too large')
+        : invalidParam(null, 'Malformed HTTP request', 'bad_request');
+  const { status, body } = toHttpError(error);
+  const text = JSON.stringify(body);
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+    `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`
   );
 }

@@ -7,6 +7,8 @@ import type { ChatCompletionRequest, CompletionRequest } from './schemas.js';
 export interface OptionDefaults {
   maxTokensDefault: number;
   vocabSize: number;
+  /** The model's context: a request may not ask for more tokens than it holds. */
+  contextLength: number;
 }
 
 /**
@@ -14,8 +16,11 @@ export interface OptionDefaults {
  * (temperature 1, top_p 1), not the engine's greedy default, so clients behave as they would
  * against OpenAI; send `temperature: 0` for greedy decoding.
  *
+ * `max_tokens` above the model's context is a 400 naming it; within the context, the engine
+ * stops where the context is full (finish_reason 'length'), as if max_tokens had been clamped.
+ *
  * @example
- * toGenerateOptions({ messages, temperature: 0, max_tokens: 8 }, { maxTokensDefault: 512, vocabSize: 49152 })
+ * toGenerateOptions({ messages, temperature: 0, max_tokens: 8 }, { maxTokensDefault: 512, vocabSize: 49152, contextLength: 8192 })
  * // → { maxTokens: 8, temperature: 0, topP: 1, ... }
  */
 export function toGenerateOptions(
@@ -23,10 +28,7 @@ export function toGenerateOptions(
   defaults: OptionDefaults,
 ): GenerateOptions {
   const options: GenerateOptions = {
-    maxTokens:
-      ('max_completion_tokens' in body ? body.max_completion_tokens : undefined) ??
-      body.max_tokens ??
-      defaults.maxTokensDefault,
+    maxTokens: maxTokens(body, defaults),
     temperature: body.temperature ?? 1,
     topP: body.top_p ?? 1,
   };
@@ -52,6 +54,20 @@ export function toGenerateOptions(
     options.topLogprobs = body.logprobs;
   }
   return options;
+}
+
+/** The requested completion length, checked against the context before it reaches the engine. */
+function maxTokens(body: ChatCompletionRequest | CompletionRequest, defaults: OptionDefaults): number {
+  const completion = 'max_completion_tokens' in body ? body.max_completion_tokens : undefined;
+  const [param, value] = completion != null ? ['max_completion_tokens', completion] : ['max_tokens', body.max_tokens];
+  if (value == null) return Math.min(defaults.maxTokensDefault, defaults.contextLength);
+  if (value > defaults.contextLength) {
+    throw invalidParam(
+      param,
+      `'${param}' is ${value}, more than the model's context of ${defaults.contextLength} tokens (prompt included)`,
+    );
+  }
+  return value;
 }
 
 function logitBias(bias: Record<string, number>, vocabSize: number): Record<number, number> {

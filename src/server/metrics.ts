@@ -9,6 +9,7 @@ import type { GenerationResult } from '../engine/types.js';
 export interface EngineProbe {
   stats(): { activeSequences: number; queuedRequests: number };
   memory(): Promise<{ activeMemory: number; peakMemory: number; cacheMemory: number }>;
+  counters(): Promise<{ kvReservedBytes: number; prefixCacheBytes: number }>;
 }
 
 // Latencies of a small CPU model reach seconds; of a large one on Metal, milliseconds.
@@ -26,6 +27,8 @@ export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'status'>;
   readonly cancelled: Counter<'reason'>;
+  readonly admitted: Counter;
+  readonly settled: Counter<'outcome'>;
   readonly promptTokens: Counter;
   readonly completionTokens: Counter;
   readonly prefixCacheHits: Counter;
@@ -48,6 +51,17 @@ export class Metrics {
       name: 'mlx_native_requests_cancelled_total',
       help: 'Generations aborted before they finished, by reason (client_disconnect, shutdown)',
       labelNames: ['reason'],
+      registers,
+    });
+    this.admitted = new Counter({
+      name: 'mlx_native_requests_admitted_total',
+      help: 'Completion requests whose generation started (after the queue bound and input checks)',
+      registers,
+    });
+    this.settled = new Counter({
+      name: 'mlx_native_requests_settled_total',
+      help: 'Admitted completion requests that ended, by outcome (completed, errored, cancelled); equals admitted once idle',
+      labelNames: ['outcome'],
       registers,
     });
     this.promptTokens = new Counter({ name: 'mlx_native_prompt_tokens_total', help: 'Prompt tokens processed', registers });
@@ -121,6 +135,19 @@ export class Metrics {
     memoryGauge('mlx_native_mlx_active_memory_bytes', 'MLX memory in use by arrays', 'activeMemory');
     memoryGauge('mlx_native_mlx_peak_memory_bytes', 'Highest MLX memory in use since start', 'peakMemory');
     memoryGauge('mlx_native_mlx_cache_memory_bytes', 'MLX memory held in its buffer cache', 'cacheMemory');
+    const counterGauge = (name: string, help: string, field: 'kvReservedBytes' | 'prefixCacheBytes') =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          const engine = probe();
+          const counters = engine ? await engine.counters().catch(() => undefined) : undefined;
+          this.set(counters?.[field] ?? 0);
+        },
+      });
+    counterGauge('mlx_native_kv_reserved_bytes', 'KV cache bytes reserved by running sequences', 'kvReservedBytes');
+    counterGauge('mlx_native_prefix_cache_bytes', 'KV cache bytes kept for prefix reuse (bounded; part of MLX active memory)', 'prefixCacheBytes');
   }
 
   /**

@@ -5,11 +5,14 @@
  * rejected by name in {@link rejectUnsupported} rather than silently ignored.
  */
 import { z } from 'zod';
-import { invalidParam, type ApiError } from './errors.js';
+import type { MlxNativeError } from '../errors.js';
+import { invalidParam } from './errors.js';
 
 // OpenAI accepts null for every optional field, so do we.
 const num = (min: number, max: number) => z.number().min(min).max(max).nullish();
-const posInt = z.int().min(1).nullish();
+// Counts and ids reach native code as 32-bit ints: anything larger is refused here, by name.
+const INT32_MAX = 2 ** 31 - 1;
+const posInt = z.int().min(1).max(INT32_MAX).nullish();
 
 const ContentPart = z
   .object({ type: z.string(), text: z.string().optional() })
@@ -35,7 +38,7 @@ const StreamOptions = z
   .object({ include_usage: z.boolean().nullish(), include_obfuscation: z.boolean().nullish() })
   .nullish();
 
-const isTokenId = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 31;
+const isTokenId = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= INT32_MAX;
 
 /**
  * OpenAI's four prompt shapes (string, strings, token ids, token id arrays) reduced to one
@@ -59,7 +62,7 @@ const common = {
   max_tokens: posInt,
   temperature: num(0, 2),
   top_p: num(0, 1),
-  top_k: z.int().min(0).nullish(),
+  top_k: z.int().min(0).max(INT32_MAX).nullish(),
   min_p: num(0, 1),
   frequency_penalty: num(-2, 2),
   presence_penalty: num(-2, 2),
@@ -111,7 +114,7 @@ export const CompletionRequest = z.object({
 export type CompletionRequest = z.infer<typeof CompletionRequest>;
 
 /** Returns the 400 for a parameter we parse but cannot honour, or undefined. */
-export function rejectUnsupported(body: ChatCompletionRequest | CompletionRequest): ApiError | undefined {
+export function rejectUnsupported(body: ChatCompletionRequest | CompletionRequest): MlxNativeError | undefined {
   if (body.n != null && body.n !== 1) {
     return invalidParam('n', `'n' must be 1: this server returns one choice per request`, 'unsupported_value');
   }

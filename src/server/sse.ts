@@ -3,7 +3,7 @@
  * `data: [DONE]` at the end, or an `error` event (and no `[DONE]`) when generation fails.
  */
 import type { FastifyReply } from 'fastify';
-import type { ApiError } from './errors.js';
+import type { HttpError } from './errors.js';
 
 /**
  * Writes one SSE stream. Opening takes over the reply from fastify, copying the headers
@@ -69,8 +69,8 @@ export class SseStream {
   }
 
   /** Ends the stream with an `error` event in OpenAI's error shape, without `[DONE]`. */
-  fail(err: ApiError): void {
+  fail(err: HttpError): void {
     if (this.closed) return;
-    this.#res.end(`event: error\ndata: ${JSON.stringify(err.body())}\n\n`);
+    this.#res.end(`event: error\ndata: ${JSON.stringify(err.body)}\n\n`);
   }
 }

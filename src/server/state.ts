@@ -19,6 +19,8 @@ export interface ServedModel {
   chat(messages: ChatMessage[], options?: GenerateOptions): ServedGeneration;
   stats(): { activeSequences: number; queuedRequests: number };
   memory(): Promise<{ activeMemory: number; peakMemory: number; cacheMemory: number }>;
+  /** Engine counters; the server exposes the KV cache figures. */
+  counters(): Promise<{ kvReservedBytes: number; prefixCacheBytes: number }>;
   dispose(): Promise<void>;
 }
 

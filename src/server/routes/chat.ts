@@ -20,6 +20,7 @@ function chatPlan(body: ChatCompletionRequest, model: ServedModel, ctx: RouteCon
   const options = toGenerateOptions(body, {
     maxTokensDefault: ctx.options.maxTokensDefault,
     vocabSize: model.info.vocabSize,
+    contextLength: model.info.contextLength,
   });
   const messages = toChatMessages(body.messages);
   const meta = newMeta('chat', ctx.options.servedModelName);

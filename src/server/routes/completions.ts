@@ -12,6 +12,7 @@ function completionPlan(body: CompletionRequest, model: ServedModel, ctx: RouteC
   const options = toGenerateOptions(body, {
     maxTokensDefault: ctx.options.maxTokensDefault,
     vocabSize: model.info.vocabSize,
+    contextLength: model.info.contextLength,
   });
   if (typeof body.prompt !== 'string') {
     const bad = body.prompt.find((id) => id >= model.info.vocabSize);

@@ -1,6 +1,7 @@
 /** What every route gets from the app, and the checks the API routes share. */
 import type { z } from 'zod';
-import { ApiError, fromZodError } from '../errors.js';
+import { MlxNativeError } from '../../errors.js';
+import { fromZodError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ServedModel, ServerState } from '../state.js';
 
@@ -21,19 +22,18 @@ export interface RouteContext {
 }
 
 /** The 503 for a server that cannot take work now, or undefined when it can. */
-export function notReadyError(state: ServerState): ApiError | undefined {
+export function notReadyError(state: ServerState): MlxNativeError | undefined {
   switch (state.phase) {
     case 'ready':
       return undefined;
     case 'loading':
-      return new ApiError(503, 'The model is still loading; retry shortly', {
-        code: 'model_loading',
-        headers: { 'retry-after': '5' },
-      });
+      return new MlxNativeError('UNAVAILABLE', 'The model is still loading; retry shortly', { reason: 'model_loading' });
     case 'failed':
-      return new ApiError(503, `The model failed to load: ${state.failure ?? 'unknown error'}`, { code: 'model_load_failed' });
+      return new MlxNativeError('UNAVAILABLE', `The model failed to load: ${state.failure ?? 'unknown error'}`, {
+        reason: 'model_load_failed',
+      });
     case 'draining':
-      return new ApiError(503, 'The server is shutting down', { code: 'server_shutting_down' });
+      return new MlxNativeError('UNAVAILABLE', 'The server is shutting down', { reason: 'server_shutting_down' });
   }
 }
 
@@ -54,9 +54,7 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
 /** 404 for a model name this server does not serve (unless --accept-any-model). */
 export function checkModelName(requested: string | null | undefined, options: RouteOptions): void {
   if (requested == null || options.acceptAnyModel || requested === options.servedModelName) return;
-  throw new ApiError(404, `The model '${requested}' does not exist; this server serves '${options.servedModelName}'`, {
-    type: 'invalid_request_error',
+  throw new MlxNativeError('MODEL_NOT_FOUND', `The model '${requested}' does not exist; this server serves '${options.servedModelName}'`, {
     param: 'model',
-    code: 'model_not_found',
   });
 }
