@@ -1,6 +1,6 @@
 // A bounded fuzz run in CI (npm run fuzz runs long ones): damaged fixtures load with a clear
 // error or load and run; mutated request bodies get documented answers; nothing crashes, hangs
-// or leaks a thread beyond what a clean load leaves (see known-issues.test.ts).
+// or leaks a thread beyond what a clean load leaves (engine-threads.test.ts checks that a clean load leaves none).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -13,6 +13,15 @@ double num(const Napi::Object& o, const char* key, double fallback) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
+// An integer option: a number outside int32 is an error here, never an undefined conversion.
+int integer(const Napi::Object& o, const char* key, int fallback) {
+  double v = num(o, key, fallback);
+  if (!(v >= -2147483648.0 && v <= 2147483647.0))
+    throw_js(o.Env(), "INVALID_ARGUMENT",
+             std::string(key) + " is outside the 32-bit integer range");
+  return int(v);
+}
+
 std::string str(const Napi::Object& o, const char* key, const std::string& fallback = "") {
   auto v = o.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;
@@ -47,8 +56,8 @@ ModelSpec to_model_spec(const Napi::Object& obj) {
   spec.format = str(obj, "format");
   spec.dtype = str(obj, "dtype");
   spec.config_json = str(obj, "configJson");
-  spec.context_length = int(num(obj, "contextLength", 0));
-  spec.cpu_streams = int(num(obj, "cpuStreams", 0));
+  spec.context_length = integer(obj, "contextLength", 0);
+  spec.cpu_streams = integer(obj, "cpuStreams", 0);
   auto files = obj.Get("files");
   if (!files.IsArray()) throw_js(obj.Env(), "INVALID_ARGUMENT", "files must be an array of paths");
   auto arr = files.As<Napi::Array>();
@@ -62,10 +71,16 @@ ModelSpec to_model_spec(const Napi::Object& obj) {
 
 SchedulerOptions to_scheduler_options(const Napi::Object& obj) {
   SchedulerOptions o;
-  o.max_batch = int(num(obj, "maxBatch", o.max_batch));
-  o.prefill_chunk = int(num(obj, "prefillChunk", o.prefill_chunk));
-  o.kv_budget = size_t(num(obj, "kvBudgetBytes", double(o.kv_budget)));
-  o.prefix_budget = size_t(num(obj, "prefixCacheBytes", double(o.prefix_budget)));
+  o.max_batch = integer(obj, "maxBatch", o.max_batch);
+  o.prefill_chunk = integer(obj, "prefillChunk", o.prefill_chunk);
+  auto bytes = [&](const char* key, size_t fallback) {
+    double v = num(obj, key, double(fallback));
+    if (!(v >= 0 && v <= 9.0e15))
+      throw_js(obj.Env(), "INVALID_ARGUMENT", std::string(key) + " must be a byte count");
+    return size_t(v);
+  };
+  o.kv_budget = bytes("kvBudgetBytes", o.kv_budget);
+  o.prefix_budget = bytes("prefixCacheBytes", o.prefix_budget);
   if (o.max_batch < 1 || o.prefill_chunk < 0)
     throw_js(obj.Env(), "INVALID_ARGUMENT", "maxBatch and prefillChunk must be positive");
   return o;
@@ -76,24 +91,24 @@ GenerateRequest to_generate_request(const Napi::Object& obj, uint64_t id) {
   GenerateRequest r;
   r.id = id;
   r.prompt = ints(obj, "prompt");
-  r.max_tokens = int(num(obj, "maxTokens", r.max_tokens));
+  r.max_tokens = integer(obj, "maxTokens", r.max_tokens);
   r.eos = ints(obj, "eosTokenIds");
   SamplingParams& s = r.sampling;
   s.temperature = float(num(obj, "temperature", s.temperature));
   s.top_p = float(num(obj, "topP", s.top_p));
-  s.top_k = int(num(obj, "topK", s.top_k));
+  s.top_k = integer(obj, "topK", s.top_k);
   s.min_p = float(num(obj, "minP", s.min_p));
   s.repetition_penalty = float(num(obj, "repetitionPenalty", s.repetition_penalty));
   s.presence_penalty = float(num(obj, "presencePenalty", s.presence_penalty));
   s.frequency_penalty = float(num(obj, "frequencyPenalty", s.frequency_penalty));
-  s.penalty_context = int(num(obj, "repetitionContextSize", s.penalty_context));
+  s.penalty_context = integer(obj, "repetitionContextSize", s.penalty_context);
   s.bias_ids = ints(obj, "logitBiasIds");
   s.bias_values = floats(obj, "logitBiasValues");
   if (s.bias_ids.size() != s.bias_values.size())
     throw_js(obj.Env(), "INVALID_ARGUMENT", "logit bias ids and values differ in length");
   double seed = num(obj, "seed", -1);
   if (seed >= 0) s.seed = uint64_t(seed);
-  s.logprobs = int(num(obj, "logprobs", s.logprobs));
+  s.logprobs = integer(obj, "logprobs", s.logprobs);
   return r;
 }
 

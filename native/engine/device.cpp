@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "layers.h"
@@ -51,14 +52,74 @@ int quantized_matmul_min_rows() {
   return rows;
 }
 
-std::vector<mx::Stream> matmul_streams(int requested) {
+namespace {
+
+std::mutex pool_mutex;
+std::vector<mx::Stream>& pool() {
+  static auto* streams = new std::vector<mx::Stream>();  // lives as long as MLX's threads
+  return *streams;
+}
+
+}  // namespace
+
+StreamLease StreamLease::borrow(mx::Device::DeviceType type, int n) {
+  StreamLease lease;
+  std::lock_guard<std::mutex> lock(pool_mutex);
+  auto& free = pool();
+  for (int i = 0; i < n; ++i) {
+    auto it = std::find_if(free.begin(), free.end(),
+                           [&](const mx::Stream& s) { return s.device.type == type; });
+    if (it != free.end()) {
+      lease.streams_.push_back(*it);
+      free.erase(it);
+    } else {
+      lease.streams_.push_back(mx::new_thread_unsafe_stream(mx::Device(type)));
+    }
+  }
+  return lease;
+}
+
+StreamLease StreamLease::defaults_for_this_thread() {
+  StreamLease lease = borrow(mx::Device::cpu, 1);
+  if (mx::is_available(mx::Device::gpu)) {
+    StreamLease gpu = borrow(mx::Device::gpu, 1);
+    lease.streams_.push_back(gpu.streams_[0]);
+    gpu.streams_.clear();
+  }
+  for (const auto& s : lease.streams_) mx::set_default_stream(s);
+  return lease;
+}
+
+StreamLease& StreamLease::operator=(StreamLease&& other) noexcept {
+  if (this != &other) {
+    give_back();
+    streams_ = std::move(other.streams_);
+  }
+  return *this;
+}
+
+StreamLease::~StreamLease() {
+  give_back();
+}
+
+void StreamLease::give_back() {
+  for (const auto& s : streams_) {
+    try {
+      mx::synchronize(s);  // nothing of this owner's may still run on it
+    } catch (...) {
+    }
+  }
+  std::lock_guard<std::mutex> lock(pool_mutex);
+  pool().insert(pool().end(), streams_.begin(), streams_.end());
+  streams_.clear();
+}
+
+StreamLease extra_matmul_streams(int requested) {
   if (mx::default_device() != mx::Device::cpu) return {};
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   int n = requested > 0 ? requested : int(std::min(cores, 4u));
   if (n < 2) return {};
-  std::vector<mx::Stream> streams{mx::default_stream(mx::Device::cpu)};
-  for (int i = 1; i < n; ++i) streams.push_back(mx::new_stream(mx::Device::cpu));
-  return streams;
+  return StreamLease::borrow(mx::Device::cpu, n - 1);
 }
 
 }  // namespace mlxn

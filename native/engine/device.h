@@ -32,10 +32,33 @@ mx::Dtype compute_dtype(const std::string& requested);
 // chunk would stall running streams for seconds; GPUs prefill hundreds of tokens in the time of
 // one decode step.
 int default_prefill_chunk();
-// CPU backend: streams every matmul's output rows are split over (each CPU stream runs on its own
-// thread, and MLX's CPU quantized matmul is single-threaded). `requested` 0: one per core, at
-// most 4. GPUs parallelize inside each kernel: one stream.
-std::vector<mx::Stream> matmul_streams(int requested);
+// MLX never frees a stream's worker thread (its scheduler keeps one per stream for the life of
+// the process), so engines borrow streams from a process-wide pool instead of making new ones:
+// thread-unsafe streams, each used by one engine thread at a time. A lease synchronizes and
+// returns its streams when it is destroyed.
+class StreamLease {
+ public:
+  StreamLease() = default;
+  static StreamLease borrow(mx::Device::DeviceType type, int n);
+  // Borrows a CPU stream (and a GPU stream where there is a GPU) and makes them the calling
+  // thread's default streams.
+  static StreamLease defaults_for_this_thread();
+  StreamLease(StreamLease&& other) noexcept : streams_(std::move(other.streams_)) {}
+  StreamLease& operator=(StreamLease&& other) noexcept;
+  StreamLease(const StreamLease&) = delete;
+  StreamLease& operator=(const StreamLease&) = delete;
+  ~StreamLease();
+  const std::vector<mx::Stream>& streams() const { return streams_; }
+
+ private:
+  void give_back();
+  std::vector<mx::Stream> streams_;
+};
+
+// CPU backend: the extra streams every matmul's output rows are split over, besides the default
+// one (each CPU stream runs on its own thread, and MLX's CPU quantized matmul is single-threaded).
+// `requested` 0: one stream per core, at most 4, in all. GPUs parallelize inside each kernel: none.
+StreamLease extra_matmul_streams(int requested);
 // Quantized matmuls of 2 to n-1 rows are padded to n rows: on CUDA (sm80/sm90) MLX 0.32 runs
 // fewer than 8 rows with a GEMV kernel per row, slower than its tiled kernel at 8 (measured on
 // an H200 by scripts/gpu/qmm_bench.py). Elsewhere 0 (no padding).

@@ -2,6 +2,7 @@
 
 #include <exception>
 
+#include "device.h"
 #include "errors.h"
 #include "scheduler.h"
 
@@ -70,6 +71,9 @@ void Engine::run_task(uint64_t id, Task& task) {
 }
 
 void Engine::run() {
+  // This thread's default streams come from the process-wide pool (device.h): MLX would keep a
+  // new stream's worker thread for the life of the process.
+  StreamLease defaults = StreamLease::defaults_for_this_thread();
   for (;;) {
     std::deque<std::pair<uint64_t, Task>> tasks;
     std::deque<uint64_t> cancels;

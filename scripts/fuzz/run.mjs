@@ -54,7 +54,7 @@ function startWorker() {
 
 /**
  * Threads a load case may leave behind. While the known native bug is there (MLX stream threads
- * outlive every model, test/known-issues.test.ts), a clean load leaves `perLoad` and loads that
+ * outlive every model; none since the stream pool, test/engine-threads.test.ts), a clean load leaves `perLoad` and loads that
  * take other paths (dequantized weights, another dtype) were seen to leave up to two more; once
  * it is fixed, none.
  */

@@ -63,7 +63,7 @@ for await (const line of lines) {
   if (c.op === 'calibrate') {
     // Clean loads of both fixtures first: pools that live for the whole process (libuv's, the
     // BLAS one) start here. A further clean load shows how many threads every load leaves
-    // behind (MLX stream threads, see test/known-issues.test.ts): the allowance for a case.
+    // behind (none since engines borrow pooled MLX streams; test/engine-threads.test.ts): the allowance for a case.
     const results = [await run({ op: 'load', path: c.gguf }), await run({ op: 'load', path: c.mlxDir })];
     const perLoad = {};
     for (const [format, path] of [['gguf', c.gguf], ['mlx', c.mlxDir]]) {

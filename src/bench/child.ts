@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { MlxNativeError } from '../errors.js';
 
 /** A JSON reply from a worker. */
 export type Reply = Record<string, unknown>;
@@ -93,13 +94,13 @@ export class LineWorker {
     this.#child = child;
     this.#stderr = stderr;
     createInterface({ input: child.stdout! }).on('line', (line) => this.#onLine(line));
-    child.on('error', (err) => this.#fail(new Error(`${this.name}: ${err.message}`)));
+    child.on('error', (err) => this.#fail(new MlxNativeError('INTERNAL', `${this.name}: ${err.message}`)));
     child.on('exit', (code, signal) => {
-      this.#fail(new Error(`${this.name} exited (${signal ?? `code ${code}`})\n${this.#stderr}`));
+      this.#fail(new MlxNativeError('INTERNAL', `${this.name} exited (${signal ?? `code ${code}`})\n${this.#stderr}`));
     });
     child.stdin!.on('error', () => {}); // a dead worker is reported by 'exit'
     const ready = await this.#next(o.timeoutMs ?? 300_000);
-    if (ready.error || !ready.ready) throw new Error(`${this.name} failed to start: ${String(ready.error ?? JSON.stringify(ready))}\n${this.#stderr}`);
+    if (ready.error || !ready.ready) throw new MlxNativeError('INTERNAL', `${this.name} failed to start: ${String(ready.error ?? JSON.stringify(ready))}\n${this.#stderr}`);
     return ready;
   }
 
@@ -109,7 +110,7 @@ export class LineWorker {
     const reply = this.#next(timeoutMs);
     this.#child!.stdin!.write(`${line}\n`);
     const r = await reply;
-    if (r.error) throw new Error(`${this.name}: ${String(r.error)}`);
+    if (r.error) throw new MlxNativeError('INTERNAL', `${this.name}: ${String(r.error)}`);
     return r;
   }
 
@@ -120,7 +121,7 @@ export class LineWorker {
 
   #next(timeoutMs: number): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name}: no reply within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new MlxNativeError('INTERNAL', `${this.name}: no reply within ${timeoutMs} ms`)), timeoutMs);
       this.#queue.push({
         resolve: (r) => (clearTimeout(timer), resolve(r)),
         reject: (e) => (clearTimeout(timer), reject(e)),
@@ -136,7 +137,7 @@ export class LineWorker {
       // Replies are whole JSON lines: anything else is a broken reply, and waiting for another
       // would hang the run, so it fails the pending request instead.
       this.#stderr.push(`[stdout] ${line}`);
-      this.#queue.shift()?.reject(new Error(`${this.name}: not a JSON reply: ${line.slice(0, 200)}`));
+      this.#queue.shift()?.reject(new MlxNativeError('INTERNAL', `${this.name}: not a JSON reply: ${line.slice(0, 200)}`));
       return;
     }
     this.#queue.shift()?.resolve(parsed);

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { MlxNativeError } from '../errors.js';
 
 /** The repository (or installed package) root: dist/bench/env.js → ../.. */
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -150,7 +151,7 @@ export function ensureMlxDirectory(gguf: string, outDir: string, log: (m: string
   const cli = join(PACKAGE_ROOT, 'dist', 'cli.js');
   const r = spawnSync(process.execPath, [cli, 'convert', gguf, outDir, '--dtype', 'float32'], { encoding: 'utf8' });
   if (r.status !== 0 || !existsSync(join(outDir, 'config.json'))) {
-    throw new Error(`mlx-native convert failed (${r.status}): ${(r.stderr || r.stdout || '').trim().slice(-800)}`);
+    throw new MlxNativeError('INTERNAL', `mlx-native convert failed (${r.status}): ${(r.stderr || r.stdout || '').trim().slice(-800)}`);
   }
   return outDir;
 }

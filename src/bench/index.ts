@@ -18,6 +18,7 @@ import { aggregateFigures, decodeRate, streamFigures, type AggregateFigures, typ
 import { EngineBinaryRunner } from './systems/engine-binary.js';
 import { candidates } from './systems/index.js';
 import type { SystemId, SystemRunner } from './systems/types.js';
+import { MlxNativeError } from '../errors.js';
 
 /** Options of a run (the CLI's flags). */
 export interface BenchOptions {
@@ -102,7 +103,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: BenchResults
     log('starting systems…');
     const started = await Promise.allSettled(
       all.map(async (c) => {
-        if ('unavailable' in c) throw new Error(c.unavailable);
+        if ('unavailable' in c) throw new MlxNativeError('INTERNAL', c.unavailable);
         const info = await c.runner.start();
         runners.set(c.id, c.runner);
         return info;
@@ -149,7 +150,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: BenchResults
       const limitMs = Math.max(120, est * 4) * 1000;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${(limitMs / 1000).toFixed(0)} s`)), limitMs);
+        timer = setTimeout(() => reject(new MlxNativeError('INTERNAL', `no answer within ${(limitMs / 1000).toFixed(0)} s`)), limitMs);
       });
       try {
         const out = await Promise.race([runner.run(batch, job.maxTokens), timeout]);

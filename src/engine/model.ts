@@ -57,6 +57,8 @@ export interface EngineCounters {
 }
 
 const DEFAULT_MAX_TOKENS = 256;
+/** Integers go to native code as int32. */
+const INT32_MAX = 2 ** 31 - 1;
 
 function checkNumber(name: string, v: unknown, min: number, max = Infinity): void {
   if (v === undefined) return;
@@ -211,10 +213,10 @@ export class Model {
       );
     }
     if (o === null || typeof o !== 'object') throw new MlxNativeError('INVALID_ARGUMENT', 'options must be an object');
-    checkNumber('maxTokens', o.maxTokens, 1);
+    checkNumber('maxTokens', o.maxTokens, 1, INT32_MAX);
     checkNumber('temperature', o.temperature, 0, 100);
     checkNumber('topP', o.topP, 0, 1);
-    checkNumber('topK', o.topK, 0);
+    checkNumber('topK', o.topK, 0, INT32_MAX);
     checkNumber('minP', o.minP, 0, 1);
     checkNumber('repetitionPenalty', o.repetitionPenalty, 0.01, 100);
     checkNumber('presencePenalty', o.presencePenalty, -100, 100);
@@ -276,9 +278,10 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   try {
     resolved = await resolveModel(path);
   } catch (err) {
-    const e = err as { code?: string; message?: string };
-    if (err instanceof MlxNativeError || !e.code) throw err;
-    throw new MlxNativeError(e.code as never, e.message ?? String(err), { cause: err });
+    if (err instanceof MlxNativeError) throw err;
+    // File-system and parser failures (EACCES, EISDIR, ...) reading the model's files.
+    const message = err instanceof Error ? err.message : String(err);
+    throw new MlxNativeError('INVALID_MODEL', `[load] cannot read ${path}: ${message}`, { cause: err });
   }
   for (const w of resolved.warnings) (options.onWarning ?? ((m: string) => console.warn(`[mlx-native] ${m}`)))(w);
   const thread = new EngineThread();

@@ -66,8 +66,11 @@ class LlamaDecoder : public Model {
     }
     evaluate_weights(groups, ctx.progress);
 
-    auto streams = matmul_streams(ctx.spec.cpu_streams);
-    if (streams.size() > 1) {
+    extra_streams_ = extra_matmul_streams(ctx.spec.cpu_streams);
+    std::vector<mx::Stream> streams;
+    if (!extra_streams_.streams().empty()) {
+      streams.push_back(mx::default_stream(mx::Device::cpu));
+      for (const auto& s : extra_streams_.streams()) streams.push_back(s);
       for (Block& b : blocks_) {
         b.attn.for_each_linear([&](Linear& l) { l.shard(streams); });
         b.mlp.for_each_linear([&](Linear& l) { l.shard(streams); });
@@ -115,6 +118,7 @@ class LlamaDecoder : public Model {
   mx::array norm_{0.0f};
   std::optional<Linear> lm_head_;
   Rope rope_;
+  StreamLease extra_streams_;  // the CPU matmul shards' streams; returned with the model
 };
 
 std::unique_ptr<Model> load_llama(LoadContext& ctx) {

@@ -10,6 +10,7 @@ import { LineWorker, peakRssOf } from '../child.js';
 import type { BenchPrompt } from '../prompts.js';
 import type { MemoryFigures, RunOutput, SystemInfo, SystemRunner } from './types.js';
 import { toStreams } from './types.js';
+import { MlxNativeError } from '../../errors.js';
 
 /** Options of the engine-binary runner. */
 export interface EngineBinaryOptions {
@@ -58,7 +59,7 @@ export class EngineBinaryRunner implements SystemRunner {
 
   async start(): Promise<SystemInfo> {
     if (!existsSync(this.#o.binary)) {
-      throw new Error(`${this.#o.binary} is not built (node scripts/install.mjs --force builds native/tools)`);
+      throw new MlxNativeError('INTERNAL', `${this.#o.binary} is not built (node scripts/install.mjs --force builds native/tools)`);
     }
     const flags = await engineFlags(this.#o.modelPath);
     if (this.#o.maxBatch) flags.push('--max-batch', String(this.#o.maxBatch));

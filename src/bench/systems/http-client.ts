@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import type { StreamTiming } from '../stats.js';
+import { MlxNativeError } from '../../errors.js';
 
 /** One streamed completion: chunk times (ms after `t0`) plus what the server reported. */
 export interface CompletionTiming extends StreamTiming {
@@ -54,7 +55,7 @@ export function streamCompletion(
         if (res.statusCode !== 200) {
           let text = '';
           res.on('data', (d: string) => (text += d));
-          res.on('end', () => reject(new Error(`HTTP ${res.statusCode} from ${url}: ${text.slice(0, 300)}`)));
+          res.on('end', () => reject(new MlxNativeError('INTERNAL', `HTTP ${res.statusCode} from ${url}: ${text.slice(0, 300)}`)));
           return;
         }
         let buffer = '';
@@ -102,7 +103,7 @@ function onData(data: string, now: number, timing: CompletionTiming): void {
 export async function waitHealthy(baseUrl: string, path: string, timeoutMs: number, alive: () => boolean): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    if (!alive()) throw new Error('the server exited before it was ready');
+    if (!alive()) throw new MlxNativeError('INTERNAL', 'the server exited before it was ready');
     const ok = await new Promise<boolean>((resolve) => {
       const req = http.get(new URL(path, baseUrl), (res) => {
         res.resume();
@@ -114,7 +115,7 @@ export async function waitHealthy(baseUrl: string, path: string, timeoutMs: numb
     if (ok) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${baseUrl}${path} not healthy within ${timeoutMs} ms`);
+  throw new MlxNativeError('INTERNAL', `${baseUrl}${path} not healthy within ${timeoutMs} ms`);
 }
 
 /** GETs a text resource (e.g. /metrics); undefined on any failure. */

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadModel, type Model } from '../../engine/model.js';
 import { Runtime } from '../../runtime.js';
+import { MlxNativeError } from '../../errors.js';
 
 interface Request {
   cmd: string;
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { model: { type: 'string' }, 'max-batch': { type: 'string' }, 'prefill-chunk': { type: 'string' } },
   });
-  if (!values.model) throw new Error('--model is required');
+  if (!values.model) throw new MlxNativeError('INVALID_ARGUMENT', '--model is required');
   const t0 = performance.now();
   const model = await loadModel(values.model, {
     // Distinct prompts anyway; no prefix cache keeps prefill figures honest.

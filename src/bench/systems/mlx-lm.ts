@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { JsonWorkerRunner } from './json-worker-runner.js';
 import type { SystemInfo, SystemRunner } from './types.js';
+import { MlxNativeError } from '../../errors.js';
 
 /** Options of the mlx-lm runner. */
 export interface MlxLmOptions {
@@ -26,7 +27,7 @@ export class MlxLmRunner extends JsonWorkerRunner implements SystemRunner {
   }
 
   async start(): Promise<SystemInfo> {
-    if (!existsSync(this.#o.python)) throw new Error(`no Python at ${this.#o.python} (run scripts/setup-venv.sh)`);
+    if (!existsSync(this.#o.python)) throw new MlxNativeError('INTERNAL', `no Python at ${this.#o.python} (run scripts/setup-venv.sh)`);
     const ready = await this.worker.start(this.#o.python, [this.#o.script, '--model', this.#o.modelDir], {
       verbose: this.#o.verbose,
     });

@@ -7,6 +7,7 @@ import { peakRssOf, spawnTracked, stopChild, type Tail } from '../child.js';
 import type { BenchPrompt } from '../prompts.js';
 import { getText, streamCompletion, waitHealthy } from './http-client.js';
 import type { MemoryFigures, RunOutput, SystemId, SystemInfo, SystemRunner } from './types.js';
+import { MlxNativeError } from '../../errors.js';
 
 /** A free TCP port on 127.0.0.1 (closed again before the server binds it). */
 export function freePort(): Promise<number> {
@@ -55,7 +56,7 @@ export class ServerRunner implements SystemRunner {
   }
 
   async start(): Promise<SystemInfo> {
-    for (const f of this.#o.requires) if (!existsSync(f)) throw new Error(`${f} is missing`);
+    for (const f of this.#o.requires) if (!existsSync(f)) throw new MlxNativeError('INTERNAL', `${f} is missing`);
     const port = await freePort();
     this.#base = `http://127.0.0.1:${port}`;
     const args = this.#o.args.map((a) => a.replace('{port}', String(port)));
@@ -68,7 +69,7 @@ export class ServerRunner implements SystemRunner {
       await waitHealthy(this.#base, '/health', 300_000, () => child.exitCode === null && child.signalCode === null);
     } catch (err) {
       await this.stop();
-      throw new Error(`${this.label}: ${(err as Error).message}\n${stderr}`);
+      throw new MlxNativeError('INTERNAL', `${this.label}: ${(err as Error).message}\n${stderr}`);
     }
     return { weightBytes: this.#o.weightBytes, loadMs: performance.now() - t0, versions: this.#o.versions };
   }

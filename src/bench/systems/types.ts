@@ -1,6 +1,7 @@
 /** The interface every benchmarked system implements (one runner per system). */
 import type { BenchPrompt } from '../prompts.js';
 import type { StreamTiming } from '../stats.js';
+import { MlxNativeError } from '../../errors.js';
 
 /** The streams of one request batch, with the batch's wall time (ms). */
 export interface RunOutput {
@@ -48,7 +49,7 @@ export interface SystemRunner {
 
 /** Converts a worker's `streams` reply field into timings. */
 export function toStreams(value: unknown): StreamTiming[] {
-  if (!Array.isArray(value)) throw new Error('worker reply has no streams');
+  if (!Array.isArray(value)) throw new MlxNativeError('INTERNAL', 'worker reply has no streams');
   return value.map((s: Record<string, unknown>) => ({
     promptTokens: Number(s.promptTokens),
     tokenMs: (s.tokenMs as number[]).map(Number),
