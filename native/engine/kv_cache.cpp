@@ -143,6 +143,9 @@ KVCache KVCache::row(int b, int n) const {
                                       {0, 0, 0, 0}, dst);
   }
   out.offsets_[0] = n;
+  // Evaluate now: until it is, the copy's graph holds the whole source buffer (every row of a
+  // batch) alive, and a prefix-cache entry would keep it for as long as the entry lives.
+  mx::async_eval(out.state());
   return out;
 }
 
