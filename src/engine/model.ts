@@ -3,7 +3,7 @@
  * chat templates and cancellation.
  */
 import { MlxNativeError } from '../errors.js';
-import type { NativeGenerateRequest } from '../native.js';
+import type { NativeGenerateRequest, NativeStatsEvent } from '../native.js';
 import type { ChatTemplate } from './chat-template.js';
 import { EngineThread } from './engine-thread.js';
 import { Generation } from './generation.js';
@@ -42,19 +42,8 @@ export interface ModelStats {
   queuedRequests: number;
 }
 
-export interface EngineCounters {
-  activeSequences: number;
-  waitingRequests: number;
-  kvReservedBytes: number;
-  prefixCacheBytes: number;
-  prefixCacheHits: number;
-  prefixCacheTokens: number;
-  /** Scheduler steps run (a decode and a prefill step each). */
-  decodeSteps: number;
-  activeMemory: number;
-  peakMemory: number;
-  cacheMemory: number;
-}
+/** Engine-side counters: batch, KV and prefix-cache use, scheduler steps, MLX memory (bytes). */
+export type EngineCounters = Omit<NativeStatsEvent, 'id' | 'type'>;
 
 const DEFAULT_MAX_TOKENS = 256;
 /** Integers go to native code as int32. */
