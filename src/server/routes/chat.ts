@@ -5,8 +5,7 @@ import { runCompletion, type CompletionPlan } from '../completion.js';
 import { toGenerateOptions } from '../generate-options.js';
 import { chatChunk, chatCompletion, chatUsageChunk, newMeta } from '../openai-format.js';
 import { ChatCompletionRequest, rejectUnsupported } from '../schemas.js';
-import type { ServedModel } from '../state.js';
-import { checkModelName, parseBody, readyModel, type RouteContext } from './context.js';
+import { modelFor, parseBody, type RoutedModel, type RouteContext } from './context.js';
 
 /** OpenAI message content (a string or text parts) as the engine's plain string. */
 function toChatMessages(messages: ChatCompletionRequest['messages']): ChatMessage[] {
@@ -16,14 +15,14 @@ function toChatMessages(messages: ChatCompletionRequest['messages']): ChatMessag
   }));
 }
 
-function chatPlan(body: ChatCompletionRequest, model: ServedModel, ctx: RouteContext): CompletionPlan {
+function chatPlan(body: ChatCompletionRequest, { model, name }: RoutedModel, ctx: RouteContext): CompletionPlan {
   const options = toGenerateOptions(body, {
     maxTokensDefault: ctx.options.maxTokensDefault,
     vocabSize: model.info.vocabSize,
     contextLength: model.info.contextLength,
   });
   const messages = toChatMessages(body.messages);
-  const meta = newMeta('chat', ctx.options.servedModelName);
+  const meta = newMeta('chat', name);
   const wantLogprobs = Boolean(body.logprobs);
   const includeUsage = Boolean(body.stream_options?.include_usage);
   return {
@@ -52,8 +51,7 @@ export const chatRoutes =
       const body = parseBody(ChatCompletionRequest, request.body);
       const unsupported = rejectUnsupported(body);
       if (unsupported) throw unsupported;
-      checkModelName(body.model, ctx.options);
-      const model = readyModel(ctx.state);
-      return runCompletion(ctx, request, reply, chatPlan(body, model, ctx));
+      const routed = await modelFor(ctx, body.model);
+      return runCompletion(ctx, request, reply, chatPlan(body, routed, ctx));
     });
   };

@@ -5,10 +5,9 @@ import { invalidParam } from '../errors.js';
 import { toGenerateOptions } from '../generate-options.js';
 import { newMeta, textChunk, textCompletion, textUsageChunk } from '../openai-format.js';
 import { CompletionRequest, rejectUnsupported } from '../schemas.js';
-import type { ServedModel } from '../state.js';
-import { checkModelName, parseBody, readyModel, type RouteContext } from './context.js';
+import { modelFor, parseBody, type RoutedModel, type RouteContext } from './context.js';
 
-function completionPlan(body: CompletionRequest, model: ServedModel, ctx: RouteContext): CompletionPlan {
+function completionPlan(body: CompletionRequest, { model, name }: RoutedModel, ctx: RouteContext): CompletionPlan {
   const options = toGenerateOptions(body, {
     maxTokensDefault: ctx.options.maxTokensDefault,
     vocabSize: model.info.vocabSize,
@@ -18,7 +17,7 @@ function completionPlan(body: CompletionRequest, model: ServedModel, ctx: RouteC
     const bad = body.prompt.find((id) => id >= model.info.vocabSize);
     if (bad !== undefined) throw invalidParam('prompt', `token id ${bad} is outside the vocabulary (size ${model.info.vocabSize})`);
   }
-  const meta = newMeta('text', ctx.options.servedModelName);
+  const meta = newMeta('text', name);
   const wantLogprobs = body.logprobs != null;
   const includeUsage = Boolean(body.stream_options?.include_usage);
   // text_offset continues across chunks.
@@ -50,8 +49,7 @@ export const completionRoutes =
       const body = parseBody(CompletionRequest, request.body);
       const unsupported = rejectUnsupported(body);
       if (unsupported) throw unsupported;
-      checkModelName(body.model, ctx.options);
-      const model = readyModel(ctx.state);
-      return runCompletion(ctx, request, reply, completionPlan(body, model, ctx));
+      const routed = await modelFor(ctx, body.model);
+      return runCompletion(ctx, request, reply, completionPlan(body, routed, ctx));
     });
   };

@@ -51,6 +51,23 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
   return parsed.data;
 }
 
+/** A model a request was routed to, and the name answers report for it. */
+export interface RoutedModel {
+  model: ServedModel;
+  /** The name responses carry in `model`. */
+  name: string;
+}
+
+/**
+ * The model a request's `model` field names (the default when absent), ready to generate;
+ * throws the 404 or 503 to answer with. Every API route gets its model here, so serving
+ * several models changes only this function and the state behind it.
+ */
+export async function modelFor(ctx: RouteContext, requested: string | null | undefined): Promise<RoutedModel> {
+  checkModelName(requested, ctx.options);
+  return { model: readyModel(ctx.state), name: ctx.options.servedModelName };
+}
+
 /** 404 for a model name this server does not serve (unless --accept-any-model). */
 export function checkModelName(requested: string | null | undefined, options: RouteOptions): void {
   if (requested == null || options.acceptAnyModel || requested === options.servedModelName) return;
