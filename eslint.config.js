@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'deps/', 'node_modules/', 'prebuilds/', 'models/', '.venv/', 'bench-results/'] },
+  { ignores: ['dist/', 'build/', 'deps/', 'node_modules/', 'prebuilds/', 'models/', '.venv/', 'bench-results/', 'test-results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -17,6 +17,17 @@ export default tseslint.config(
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The playground runs in the browser.
+    files: ['ui/**/*.js'],
+    languageOptions: {
+      globals: {
+        document: 'readonly', localStorage: 'readonly', navigator: 'readonly', matchMedia: 'readonly',
+        requestAnimationFrame: 'readonly', cancelAnimationFrame: 'readonly', Option: 'readonly',
+        TextDecoderStream: 'readonly',
+      },
     },
   },
 );

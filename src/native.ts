@@ -14,6 +14,8 @@ export interface NativeDeviceFields {
   device: 'cpu' | 'gpu';
   deviceName: string;
   mlxVersion: string;
+  /** The GPU's memory in bytes as MLX reports it (Metal, CUDA); 0 on the CPU. */
+  memoryBytes: number;
 }
 
 export interface NativeMemoryFields {
@@ -211,6 +213,12 @@ export function addonCandidates(): string[] {
 }
 
 let cached: NativeAddon | undefined;
+let cachedFile: string | undefined;
+
+/** The file the addon was loaded from, once {@link loadAddon} succeeded. */
+export function loadedAddonFile(): string | undefined {
+  return cachedFile;
+}
 
 /** The addon, loaded once. Throws an MlxNativeError that explains what to do when it cannot load. */
 export function loadAddon(): NativeAddon {
@@ -224,6 +232,7 @@ export function loadAddon(): NativeAddon {
     }
     try {
       cached = require(file) as NativeAddon;
+      cachedFile = file;
       return cached;
     } catch (err) {
       tried.push(`${file}: ${(err as Error).message.split('\n')[0]}`);

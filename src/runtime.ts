@@ -9,6 +9,8 @@ export interface DeviceInfo {
   device: 'cpu' | 'gpu';
   deviceName: string;
   mlxVersion: string;
+  /** The GPU's memory in bytes (Metal, CUDA); 0 on the CPU. */
+  memoryBytes: number;
   activeMemory: number;
   peakMemory: number;
   cacheMemory: number;

@@ -21,6 +21,7 @@ void set_device(Napi::Object& o, const DeviceInfo& d) {
   o.Set("device", d.device);
   o.Set("deviceName", d.device_name);
   o.Set("mlxVersion", d.mlx_version);
+  o.Set("memoryBytes", d.memory_bytes);
 }
 
 void set_memory(Napi::Object& o, const MemoryInfo& m) {

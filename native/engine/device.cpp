@@ -26,6 +26,10 @@ DeviceInfo device_info() {
     if (key == "device_name" && std::holds_alternative<std::string>(value)) {
       d.device_name = std::get<std::string>(value);
     }
+    // Metal says memory_size, CUDA total_memory.
+    if ((key == "memory_size" || key == "total_memory") && std::holds_alternative<size_t>(value)) {
+      d.memory_bytes = double(std::get<size_t>(value));
+    }
   }
   return d;
 }

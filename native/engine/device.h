@@ -16,6 +16,7 @@ std::string backend_name();
 
 struct DeviceInfo {
   std::string backend, device, device_name, mlx_version;
+  double memory_bytes = 0;  // the GPU's memory as MLX reports it; 0 on the CPU
 };
 DeviceInfo device_info();
 

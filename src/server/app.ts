@@ -17,6 +17,7 @@ import type { RouteContext, RouteOptions } from './routes/context.js';
 import { modelRoutes } from './routes/models.js';
 import { opsRoutes } from './routes/ops.js';
 import { ServerState, type ServedModel } from './state.js';
+import { registerUi } from './ui.js';
 
 /** Server options; {@link ServeConfig} from config.ts has all of them. */
 export interface AppOptions extends RouteOptions {
@@ -27,6 +28,8 @@ export interface AppOptions extends RouteOptions {
   bodyLimitBytes: number;
   requestTimeoutMs: number;
   headersTimeoutMs: number;
+  /** Leave the playground at `/` out. */
+  noUi?: boolean;
 }
 
 /** Input of {@link buildApp}: a loaded model, or a promise of one (/health says 503 until it settles). */
@@ -47,8 +50,8 @@ declare module 'fastify' {
 }
 
 /**
- * Builds the app: routes under `/v1` and without it, auth, CORS, body parsing, metrics and
- * request logs. The model may still be loading; API routes answer 503 until it is there.
+ * Builds the app: routes under `/v1` and without it, the playground at `/`, auth, CORS, body
+ * parsing, metrics and request logs. The model may still be loading; API routes answer 503 until it is there.
  *
  * @example
  * const app = await buildApp({ modelPromise: loadModel(path), options: { ...config } });
@@ -127,5 +130,6 @@ export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
     await app.register(modelRoutes(ctx), { prefix });
   }
   await app.register(opsRoutes(ctx));
+  if (!options.noUi) await registerUi(app);
   return app;
 }

@@ -1,4 +1,7 @@
-/** Bearer API key check for the API routes; /health, /metrics and CORS preflights stay open. */
+/**
+ * Bearer API key check for the API routes; /health, /metrics, the playground's files
+ * (routes with `config.openAccess`) and CORS preflights stay open.
+ */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { MlxNativeError } from '../errors.js';
@@ -20,6 +23,7 @@ export function registerAuth(app: FastifyInstance, apiKey: string): void {
     if (request.method === 'OPTIONS') return;
     const route = request.routeOptions.url;
     if (route && OPEN_ROUTES.has(route)) return;
+    if (request.routeOptions.config?.openAccess) return;
     const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
     if (match && timingSafeEqual(digest(match[1].trim()), expected)) return;
     throw new MlxNativeError('UNAUTHORIZED', match ? 'Incorrect API key provided' : 'Missing API key: send "Authorization: Bearer <key>"');

@@ -34,6 +34,8 @@ export interface ServeConfig {
   headersTimeoutMs: number;
   bodyLimitBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Leave the web playground at `/` out. */
+  noUi: boolean;
 }
 
 interface FlagSpec {
@@ -64,6 +66,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'MLX_NATIVE_HEADERS_TIMEOUT', type: 'string', arg: 'SECONDS', default: '10', help: 'time a client has to send its request headers' },
   { key: 'bodyLimitBytes', flag: 'body-limit', env: 'MLX_NATIVE_BODY_LIMIT', type: 'string', arg: 'BYTES', default: '4194304', help: 'largest request body accepted (413 above)' },
   { key: 'logLevel', flag: 'log-level', env: 'MLX_NATIVE_LOG_LEVEL', type: 'string', arg: 'LEVEL', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+  { key: 'noUi', flag: 'no-ui', env: 'MLX_NATIVE_NO_UI', type: 'boolean', help: 'do not serve the web playground at /' },
   { key: 'help', flag: 'help', type: 'boolean', help: 'show this help' },
 ];
 
@@ -91,6 +94,7 @@ const ConfigSchema = z.object({
   headersTimeoutMs: seconds.refine((ms) => ms > 0, 'must be more than 0'),
   bodyLimitBytes: int(1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  noUi: bool.default(false),
 });
 
 /** The default model id: the file or directory name without its extension. */
