@@ -8,6 +8,7 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   convert: () => import('./cli/convert.js'),
   bench: () => import('./cli/bench.js'),
   rpc: () => import('./cli/rpc.js'),
+  doctor: () => import('./cli/doctor.js'),
 };
 
 const usage = `Usage: mlx-native <command> [options]
@@ -20,6 +21,7 @@ Commands:
   convert   MODEL.gguf OUTDIR write an MLX model directory
   bench                       benchmarks against mlx-lm
   rpc                         JSON-RPC 2.0 over stdin/stdout (for supervisors)
+  doctor    [--model PATH]    check the install: addon, MLX, device, a quick generation, the port
 
 Run \`mlx-native <command> --help\` for a command's options.`;
 

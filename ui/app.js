@@ -31,23 +31,28 @@ let keyPrompt;
 function askForKey(message) {
   keyPrompt ??= new Promise((resolve, reject) => {
     const dialog = $('#key-dialog');
+    const form = dialog.querySelector('form');
     $('#key-message').textContent = message;
     $('#key-input').value = apiKey.get();
-    const done = (ok) => {
+    const done = (saved) => {
       dialog.close();
       keyPrompt = undefined;
-      $('#key-save').onclick = $('#key-cancel').onclick = dialog.oncancel = null;
-      if (ok) resolve();
+      form.onsubmit = $('#key-cancel').onclick = dialog.onkeydown = null;
+      if (saved) resolve();
       else reject(new ApiError('An API key is needed: the server answered 401', 401));
     };
-    $('#key-save').onclick = (e) => {
+    form.onsubmit = (e) => {
       e.preventDefault();
       apiKey.set($('#key-input').value.trim());
       done(true);
     };
     $('#key-cancel').onclick = () => done(false);
-    dialog.oncancel = () => done(false);
-    dialog.showModal();
+    dialog.onkeydown = (e) => {
+      if (e.key === 'Escape') done(false);
+    };
+    // Not showModal(): once a modal dialog had been open, Chromium (headless, at least) no
+    // longer typed into the page's textarea. The stylesheet draws the backdrop instead.
+    dialog.show();
     $('#key-input').focus();
   });
   return keyPrompt;
