@@ -1,0 +1,223 @@
+// The playground in a real browser: headless Chromium (Debian's package) on a real server with
+// the fixture model. Screenshots land in test-results/.
+import { join } from 'node:path';
+import type { Browser, Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderMarkdown } from '../ui/markdown.js';
+import { launchBrowser, openPage, SCREENSHOTS, setControl } from './helpers/browser.js';
+import { eventually, readMetrics, request, startServer, type ServerProcess } from './helpers/server.js';
+
+let server: ServerProcess;
+let keyed: ServerProcess;
+let browser: Browser;
+let modelId: string;
+const KEY = 'playground-secret';
+
+beforeAll(async () => {
+  // The browser first: without it the test fails at once, with how to install it.
+  browser = await launchBrowser();
+  [server, keyed] = await Promise.all([startServer(), startServer(['--api-key', KEY])]);
+  modelId = ((await request(server.url, 'GET', '/v1/models')).json() as { data: { id: string }[] }).data[0].id;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await Promise.all([server?.stop(), keyed?.stop()]);
+});
+
+const answers = (page: Page) => page.$$eval('#messages .msg.assistant', (els) => els.length);
+const lastAnswer = (page: Page) =>
+  page.$$eval('#messages .msg.assistant', (els) => {
+    const el = els[els.length - 1];
+    return {
+      state: el?.getAttribute('data-state') ?? '',
+      text: el?.querySelector('.msg-body')?.textContent ?? '',
+      html: el?.querySelector('.msg-body')?.innerHTML ?? '',
+      meta: Object.fromEntries([...(el?.querySelectorAll('[data-stat]') ?? [])].map((s) => [s.getAttribute('data-stat'), s.textContent])),
+    };
+  });
+
+async function ready(page: Page): Promise<void> {
+  await page.waitForFunction(() => (document.querySelector('#model') as HTMLSelectElement).options.length > 0, { timeout: 60_000 });
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.focus('#input');
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+/** Polls the newest answer until it settles; returns every distinct text length seen on the way. */
+async function watchAnswer(page: Page, timeoutMs = 90_000): Promise<{ lengths: number[]; states: string[] }> {
+  const lengths: number[] = [];
+  const states: string[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const a = await lastAnswer(page);
+    if (a.state === 'streaming' && lengths.at(-1) !== a.text.length) lengths.push(a.text.length);
+    if (states.at(-1) !== a.state) states.push(a.state);
+    if (['done', 'stopped', 'error'].includes(a.state)) return { lengths, states };
+    if (Date.now() > deadline) throw new Error(`the answer did not settle in ${timeoutMs} ms (states ${states.join(' → ')})`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('playground', () => {
+  it('loads from the server alone, streams an answer token by token, and ends with the API’s answer', async () => {
+    const { page, requested, errors } = await openPage(browser, `${server.url}/`);
+    await ready(page);
+    await setControl(page, 'temperature', '0');
+    await setControl(page, 'max_tokens', '40');
+    const question = 'What is the capital of France?';
+    await send(page, question);
+    const { lengths, states } = await watchAnswer(page);
+    const answer = await lastAnswer(page);
+    expect(states.at(-1)).toBe('done');
+    // Tokens arrived over several updates, each longer, before the final answer.
+    expect(lengths.length).toBeGreaterThan(2);
+    expect(lengths).toEqual([...lengths].sort((a, b) => a - b));
+    expect(lengths[0]).toBeLessThan(answer.text.length);
+
+    // The same request through the API, not streamed: the page shows exactly that answer.
+    const reference = await request(server.url, 'POST', '/v1/chat/completions', {
+      body: { model: modelId, messages: [{ role: 'user', content: question }], temperature: 0, max_tokens: 40 },
+    });
+    const ref = reference.json() as { choices: { message: { content: string } }[]; usage: { completion_tokens: number } };
+    expect(answer.html).toBe(renderMarkdown(ref.choices[0].message.content));
+    expect(answer.meta.tokens).toBe(`${ref.usage.completion_tokens} tokens`);
+    expect(answer.meta.ttft).toMatch(/^TTFT \d+ ms$/);
+    expect(answer.meta.tps).toMatch(/^\d+\.\d tok\/s$/);
+
+    // The metrics panel shows the server's own figures.
+    await page.waitForFunction(() => document.querySelector('[data-metric="requests"]')?.textContent !== '—');
+    const shown = await page.$eval('[data-metric="tokens"]', (el) => Number(el.textContent));
+    expect(shown).toBeGreaterThanOrEqual(ref.usage.completion_tokens);
+    expect(await page.$eval('[data-metric="mem-active"]', (el) => el.textContent)).toMatch(/\d+(\.\d)? (KiB|MiB|GiB)/);
+
+    // Nothing came from anywhere but this server (no CDN): the page works offline.
+    expect(requested.length).toBeGreaterThan(5);
+    for (const url of requested) expect(url.startsWith(`${server.url}/`) || url.startsWith('data:')).toBe(true);
+    expect(errors).toEqual([]);
+    await page.screenshot({ path: join(SCREENSHOTS, 'playground.png') });
+    await page.close();
+  });
+
+  it('stops a generation mid-stream and regenerates in place', async () => {
+    const { page, errors } = await openPage(browser, `${server.url}/`);
+    await ready(page);
+    await setControl(page, 'temperature', '0.8');
+    await setControl(page, 'max_tokens', '400');
+    const before = await readMetrics(server.url, ['mlx_native_requests_cancelled_total{reason="client_disconnect"}']);
+    await send(page, 'Write a long story about a dragon who learns to bake bread.');
+    await page.waitForFunction(
+      () => (document.querySelector('#messages .msg.assistant .msg-body')?.textContent ?? '').length > 20 &&
+        document.querySelector('#messages .msg.assistant')?.getAttribute('data-state') === 'streaming',
+      { timeout: 120_000, polling: 20 },
+    );
+    expect(await page.$eval('#stop', (el) => (el as HTMLElement).hidden)).toBe(false);
+    await page.click('#stop');
+    await page.waitForFunction(() => document.querySelector('#messages .msg.assistant')?.getAttribute('data-state') === 'stopped', { timeout: 5000 });
+    const stopped = await lastAnswer(page);
+    expect(stopped.meta.finish).toBe('stopped');
+    expect(stopped.text.length).toBeGreaterThan(20);
+    expect(await page.$eval('#send', (el) => (el as HTMLElement).hidden)).toBe(false);
+    // The server saw the disconnect and stopped generating: nothing more arrives.
+    const stoppedOnServer = await eventually(async () => {
+      const now = await readMetrics(server.url, ['mlx_native_requests_cancelled_total{reason="client_disconnect"}', 'mlx_native_active_sequences']);
+      return now['mlx_native_requests_cancelled_total{reason="client_disconnect"}'] === before['mlx_native_requests_cancelled_total{reason="client_disconnect"}'] + 1 && now.mlx_native_active_sequences === 0;
+    }, 10_000);
+    expect(stoppedOnServer).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await lastAnswer(page)).text).toBe(stopped.text);
+    await page.screenshot({ path: join(SCREENSHOTS, 'playground-stopped.png') });
+
+    // Regenerate replaces the stopped answer with a new one (stopped again, to keep the test short).
+    await page.click('#messages .msg.assistant.latest .regenerate');
+    await page.waitForFunction(
+      () => (document.querySelector('#messages .msg.assistant .msg-body')?.textContent ?? '').length > 5 &&
+        document.querySelector('#messages .msg.assistant')?.getAttribute('data-state') === 'streaming',
+      { timeout: 120_000, polling: 20 },
+    );
+    expect(await answers(page)).toBe(1);
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => document.querySelector('#messages .msg.assistant')?.getAttribute('data-state') === 'stopped', { timeout: 5000 });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('lists what /v1/models lists, sends the chosen model, and shows the server’s error for one it cannot serve', async () => {
+    const { page } = await openPage(browser, `${server.url}/`);
+    await ready(page);
+    const options = () => page.$$eval('#model option', (els) => els.map((o) => [(o as HTMLOptionElement).value, o.textContent]));
+    expect(await options()).toEqual([[modelId, modelId]]);
+
+    // A server with several models (and their load state): until mlx-native serves several
+    // from one process, the listing is answered here and the completions go to the real server.
+    await page.setRequestInterception(true);
+    const sentModels: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/v1/models')) {
+        void r.respond({
+          contentType: 'application/json',
+          body: JSON.stringify({ object: 'list', data: [
+            { id: modelId, object: 'model', created: 0, owned_by: 'mlx-native', state: 'loaded' },
+            { id: 'second-model', object: 'model', created: 0, owned_by: 'mlx-native', state: 'loading' },
+          ] }),
+        });
+        return;
+      }
+      if (r.url().endsWith('/v1/chat/completions')) sentModels.push((JSON.parse(r.postData() ?? '{}') as { model: string }).model);
+      void r.continue();
+    });
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await page.waitForFunction(() => document.querySelectorAll('#model option').length === 2, { timeout: 30_000 });
+    expect(await options()).toEqual([[modelId, modelId], ['second-model', 'second-model (loading)']]);
+
+    await setControl(page, 'max_tokens', '4');
+    await page.select('#model', 'second-model');
+    await send(page, 'Hello');
+    await watchAnswer(page);
+    const failed = await lastAnswer(page);
+    expect(failed.state).toBe('error');
+    expect(failed.text).toContain("The model 'second-model' does not exist");
+
+    await page.select('#model', modelId);
+    await send(page, 'Hello again');
+    expect((await watchAnswer(page)).states.at(-1)).toBe('done');
+    expect(sentModels).toEqual(['second-model', modelId]);
+    // The choice survives a reload.
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await page.waitForFunction(() => document.querySelectorAll('#model option').length === 2, { timeout: 30_000 });
+    expect(await page.$eval('#model', (el) => (el as HTMLSelectElement).value)).toBe(modelId);
+    await page.close();
+  });
+
+  it('loads without the API key, asks for it on 401, and keeps it', async () => {
+    const { page, errors } = await openPage(browser, `${keyed.url}/`);
+    await page.waitForSelector('#key-dialog[open]', { timeout: 30_000 });
+    expect(await page.$eval('#key-message', (el) => el.textContent)).toMatch(/Missing API key/);
+    await page.type('#key-input', 'wrong-key');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => /Incorrect API key/.test(document.querySelector('#key-message')?.textContent ?? ''), { timeout: 30_000 });
+    await page.$eval('#key-input', (el) => ((el as HTMLInputElement).value = ''));
+    await page.type('#key-input', KEY);
+    await page.click('#key-save');
+    await ready(page);
+    expect(await page.evaluate(() => localStorage.getItem('mlx-native:apiKey'))).toBe(KEY);
+    await setControl(page, 'max_tokens', '8');
+    await send(page, 'Hi');
+    expect((await watchAnswer(page)).states.at(-1)).toBe('done');
+
+    // Dark theme, and the key is remembered after a reload: no prompt this time.
+    await page.click('#theme');
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await ready(page);
+    expect(await page.$('#key-dialog[open]')).toBeNull();
+    expect(await page.$eval('html', (el) => el.dataset.theme)).toBe(await page.evaluate(() => localStorage.getItem('mlx-native:theme')));
+    await send(page, 'Show a JavaScript function that adds two numbers, in a code block.');
+    await watchAnswer(page);
+    await page.screenshot({ path: join(SCREENSHOTS, 'playground-theme.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
