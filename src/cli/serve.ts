@@ -61,8 +61,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
   // Tests and scripts read this line to learn the port when --port 0.
-  log.info({ address: address.address, port: address.port, url: `http://${host}:${address.port}` }, 'listening');
+  log.info({ address: address.address, port: address.port, url }, 'listening');
 
   const signals = watchSignals(log);
   // A signal during loading: refuse work at once; the drain runs when loading ends.
@@ -93,7 +94,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   provideModel(model);
   log.info(
-    { model: config.servedModelName, path: model.info.path, contextLength: model.info.contextLength, loadMs: Math.round(performance.now() - loadStarted) },
+    {
+      model: config.servedModelName,
+      path: model.info.path,
+      contextLength: model.info.contextLength,
+      loadMs: Math.round(performance.now() - loadStarted),
+      ...(!config.noUi && { playground: `${url}/` }),
+    },
     'ready',
   );
 
