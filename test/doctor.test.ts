@@ -1,8 +1,9 @@
 // `mlx-native doctor` as a real child process: every check on this install, and problems that
 // make it exit 1 with a fix.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MLX_VERSION } from '../scripts/mlx-version.mjs';
@@ -19,9 +20,9 @@ interface Check {
   data?: Record<string, unknown>;
 }
 
-function doctor(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function doctor(args: string[], env: NodeJS.ProcessEnv = {}, cli = 'dist/cli.js'): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['dist/cli.js', 'doctor', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env } });
+    const child = spawn(process.execPath, [cli, 'doctor', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -93,6 +94,27 @@ describe('mlx-native doctor', () => {
     expect(stdout).toMatch(/fix: Check the path/);
     expect(stdout).toMatch(/✓ native addon/);
     expect(stdout.trim().split('\n').at(-1)).toBe('2 problems, 0 warnings.');
+  });
+
+  it('says the addon does not load, and how to fix it, when the package has no binary', async () => {
+    // A copy of the package without build/ or prebuilds/; node_modules still resolve from the repository.
+    const pkg = join(ROOT, 'test-results', 'doctor-no-addon');
+    rmSync(pkg, { recursive: true, force: true });
+    mkdirSync(join(pkg, 'scripts'), { recursive: true });
+    cpSync(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
+    cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+    cpSync(join(ROOT, 'scripts', 'mlx-version.mjs'), join(pkg, 'scripts', 'mlx-version.mjs'));
+    const { code, stdout } = await doctor(['--json', '--port', '0'], { MLX_NATIVE_BINARY: '' }, join(pkg, 'dist', 'cli.js'));
+    const report = JSON.parse(stdout) as { ok: boolean; checks: Check[] };
+    const byId = Object.fromEntries(report.checks.map((c) => [c.id, c]));
+    expect(code).toBe(1);
+    expect(report.ok).toBe(false);
+    expect(byId.node.status).toBe('ok');
+    expect(byId.addon).toMatchObject({ status: 'problem', detail: expect.stringMatching(/could not load its native addon/) });
+    expect(byId.addon.fix).toMatch(/npm rebuild mlx-native/);
+    expect(byId.addon.fix).toContain(join(pkg, 'build', 'Release', 'mlx_native.node'));
+    for (const id of ['libmlx', 'device', 'libraries', 'generation']) expect(byId[id], id).toMatchObject({ status: 'problem', fix: 'Fix the addon first.' });
+    rmSync(pkg, { recursive: true, force: true });
   });
 
   it('refuses a bad flag with exit code 2', async () => {

@@ -89,8 +89,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const portText = values.port ?? process.env.MLX_NATIVE_PORT ?? '8080';
   const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port < 1 || port > 65_535) {
-    console.error(`mlx-native doctor: --port must be a whole number from 1 to 65535, not "${portText}"`);
+  if (!/^\d+$/.test(portText) || port > 65_535) {
+    console.error(`mlx-native doctor: --port must be a whole number from 0 to 65535, not "${portText}"`);
     return 2;
   }
   const host = values.host ?? process.env.MLX_NATIVE_HOST ?? '127.0.0.1';
