@@ -72,7 +72,17 @@ async function withKey(fn) {
 
 // ---- models and status -----------------------------------------------------------------
 
-async function loadModels() {
+let modelsRetry;
+let modelsLoading;
+
+/** Fills the picker from /v1/models; one load at a time, retried while the server loads. */
+function loadModels() {
+  modelsLoading ??= fillPicker().finally(() => (modelsLoading = undefined));
+  return modelsLoading;
+}
+
+async function fillPicker() {
+  clearTimeout(modelsRetry);
   try {
     const models = await withKey(listModels);
     const wanted = picker.value || store.get('model');
@@ -80,20 +90,18 @@ async function loadModels() {
     // Rebuilding the options would close the list the user just opened.
     if (picker.dataset.signature !== signature) {
       picker.dataset.signature = signature;
-      picker.replaceChildren(
-      ...models.map((m) => {
+      const options = models.map((m) => {
         const ready = !m.state || ['ready', 'loaded'].includes(m.state);
         return new Option(ready ? m.id : `${m.id} (${m.state})`, m.id);
-        }),
-      );
+      });
+      picker.replaceChildren(...options);
     }
     if (models.some((m) => m.id === wanted)) picker.value = wanted;
-    picker.dataset.count = String(models.length);
     setStatus('ready', models.length > 1 ? `${models.length} models` : 'ready');
   } catch (err) {
-    // 503 while the model loads: try again shortly.
     setStatus(err.status === 503 ? 'loading' : 'problem', err.message);
-    setTimeout(loadModels, err.status === 503 ? 1000 : 5000);
+    // 503 while the model loads: try again shortly. A declined key prompt waits for the user.
+    if (err.status !== 401) modelsRetry = setTimeout(loadModels, err.status === 503 ? 1000 : 5000);
   }
 }
 
@@ -108,7 +116,7 @@ async function pollHealth() {
   try {
     const res = await fetch('/health');
     const h = await res.json();
-    if (h.state !== 'ready') setStatus(h.state === 'loading' ? 'loading' : 'problem', h.error ?? h.state.replace('_', ' '));
+    if (h.state !== 'ready') setStatus(h.state === 'loading' ? 'loading' : 'problem', h.error ?? h.state.replace(/_/g, ' '));
     else if ($('#status').dataset.kind !== 'ready') loadModels();
   } catch {
     setStatus('problem', 'server unreachable');
@@ -273,10 +281,6 @@ input.addEventListener('keydown', (e) => {
 input.addEventListener('input', autosize);
 document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && current) stop();
-  if (e.key === 'r' && (e.ctrlKey || e.metaKey) && e.shiftKey) {
-    e.preventDefault();
-    regenerate();
-  }
 });
 $('#stop').addEventListener('click', stop);
 $('#new-chat').addEventListener('click', newChat);

@@ -24,7 +24,7 @@ export class AnswerView {
       '<div class="msg-body"><span class="typing" aria-label="waiting for the first token"><i></i><i></i><i></i></span></div>' +
       '<div class="msg-meta"><span data-stat="tokens"></span><span data-stat="ttft"></span><span data-stat="tps"></span>' +
       '<span data-stat="finish"></span><span class="msg-actions"><button type="button" class="copy-msg">Copy</button>' +
-      '<button type="button" class="regenerate" title="Regenerate (Ctrl+R)">↻ Regenerate</button></span></div>';
+      '<button type="button" class="regenerate" title="Ask again">↻ Regenerate</button></span></div>';
     this.body = this.el.querySelector('.msg-body');
     container.append(this.el);
   }
