@@ -42,24 +42,45 @@ async function ready(page: Page): Promise<void> {
 }
 
 async function send(page: Page, text: string): Promise<void> {
+  await recordAnswers(page);
   await page.focus('#input');
   await page.keyboard.type(text);
   await page.keyboard.press('Enter');
 }
 
-/** Polls the newest answer until it settles; returns every distinct text length seen on the way. */
+/**
+ * Records, inside the page, the newest answer's state and text length after every change the
+ * page makes to it (each rendered update), so fast streams are seen as well as slow ones.
+ */
+async function recordAnswers(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen: { state: string; length: number }[] = [];
+    const g = globalThis as unknown as { seen: typeof seen; observer?: MutationObserver };
+    g.observer?.disconnect();
+    g.seen = seen;
+    const messages = document.querySelector('#messages')!;
+    g.observer = new MutationObserver(() => {
+      const answers = messages.querySelectorAll('.msg.assistant');
+      const last = answers[answers.length - 1];
+      if (!last) return;
+      const entry = { state: last.getAttribute('data-state') ?? '', length: last.querySelector('.msg-body')?.textContent?.length ?? 0 };
+      const prev = seen[seen.length - 1];
+      if (!prev || prev.state !== entry.state || prev.length !== entry.length) seen.push(entry);
+    });
+    g.observer.observe(messages, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['data-state'] });
+  });
+}
+
+/** Waits for the newest answer to settle; returns the text lengths it streamed through and its states. */
 async function watchAnswer(page: Page, timeoutMs = 90_000): Promise<{ lengths: number[]; states: string[] }> {
-  const lengths: number[] = [];
-  const states: string[] = [];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const a = await lastAnswer(page);
-    if (a.state === 'streaming' && lengths.at(-1) !== a.text.length) lengths.push(a.text.length);
-    if (states.at(-1) !== a.state) states.push(a.state);
-    if (['done', 'stopped', 'error'].includes(a.state)) return { lengths, states };
-    if (Date.now() > deadline) throw new Error(`the answer did not settle in ${timeoutMs} ms (states ${states.join(' → ')})`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await page.waitForFunction(
+    () => ['done', 'stopped', 'error'].includes([...document.querySelectorAll('#messages .msg.assistant')].at(-1)?.getAttribute('data-state') ?? ''),
+    { timeout: timeoutMs, polling: 50 },
+  );
+  const seen = (await page.evaluate(() => (globalThis as unknown as { seen?: { state: string; length: number }[] }).seen ?? [])) as { state: string; length: number }[];
+  const lengths = [...new Set(seen.filter((e) => e.state === 'streaming').map((e) => e.length))];
+  const states = seen.map((e) => e.state).filter((st, i, all) => st !== all[i - 1]);
+  return { lengths, states };
 }
 
 describe('playground', () => {
@@ -72,7 +93,7 @@ describe('playground', () => {
     await send(page, question);
     const { lengths, states } = await watchAnswer(page);
     const answer = await lastAnswer(page);
-    expect(states.at(-1)).toBe('done');
+    expect(states).toEqual(['waiting', 'streaming', 'done']);
     // Tokens arrived over several updates, each longer, before the final answer.
     expect(lengths.length).toBeGreaterThan(2);
     expect(lengths).toEqual([...lengths].sort((a, b) => a - b));
