@@ -3,8 +3,18 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 
-/** Where Debian's `chromium` package puts the browser; MLX_NATIVE_CHROMIUM overrides it. */
-export const CHROMIUM = process.env.MLX_NATIVE_CHROMIUM || '/usr/bin/chromium';
+/**
+ * The browser: MLX_NATIVE_CHROMIUM when set, else where Debian's `chromium` package puts it
+ * (CI), else the usual Chrome or Chromium of a developer's Mac.
+ */
+const CANDIDATES = process.env.MLX_NATIVE_CHROMIUM
+  ? [process.env.MLX_NATIVE_CHROMIUM]
+  : [
+      '/usr/bin/chromium',
+      '/Applications/Chromium.app/Contents/MacOS/Chromium',
+      '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
+    ];
+export const CHROMIUM = CANDIDATES.find((p) => existsSync(p)) ?? CANDIDATES[0];
 
 /** Screenshots of test runs (git-ignored). */
 export const SCREENSHOTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
@@ -16,7 +26,7 @@ export const SCREENSHOTS = fileURLToPath(new URL('../../test-results/', import.m
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
-      `The playground's browser test needs Chromium, and there is none at ${CHROMIUM}.\n` +
+      `The playground's browser test needs Chromium, and there is none at ${CANDIDATES.join(' or ')}.\n` +
         'Install it:  sudo apt-get install chromium   (Debian/Ubuntu; .ci/run installs it)\n' +
         'or point MLX_NATIVE_CHROMIUM at a Chrome/Chromium binary, e.g. on macOS\n' +
         '  MLX_NATIVE_CHROMIUM="/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"',
