@@ -199,6 +199,9 @@ function send() {
   input.value = '';
   autosize();
   $('#empty').hidden = true;
+  // A question whose answer failed stays on screen but leaves the history: many chat
+  // templates refuse two user turns in a row.
+  if (history.at(-1)?.role === 'user') history.pop();
   history.push({ role: 'user', content: text });
   chat.addUser(text);
   void generate();
