@@ -248,6 +248,9 @@ function togglePanel(name, show) {
   const panel = $(`#${name}`);
   const visible = show ?? panel.hidden;
   panel.hidden = !visible;
+  // On a narrow screen the panels overlay the chat: one at a time.
+  const other = name === 'settings' ? 'metrics' : 'settings';
+  if (visible && show === undefined && matchMedia('(max-width: 800px)').matches && !$(`#${other}`).hidden) togglePanel(other, false);
   $(`#toggle-${name}`).setAttribute('aria-pressed', String(visible));
   store.set(`panel-${name}`, visible ? 'open' : 'closed');
   if (name === 'metrics' && visible) metrics.start();
