@@ -1,5 +1,6 @@
 #include "qmv_kernel.h"
 
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -59,22 +60,32 @@ __device__ __forceinline__ void load_chunk(const uint32_t* p, uint32_t* w) {
     for (int k = 0; k < BITS; ++k) w[k] = p[k];
   }
 }
-// Weight i of a chunk as a float: the integer is placed in the mantissa of 2^23 and 2^23 taken
-// off, which is exact and cheaper than an integer-to-float conversion.
+// Weight i of a chunk as a float, exactly. Widths that divide 32 (2, 4, 8 bits) never straddle
+// a word: the weight is masked in place within its 16-bit half (one LOP3 puts it, times 2^s,
+// into the mantissa of 2^23) and one FMA scales and removes the 2^23. Other widths shift the
+// weight down first (a funnel shift across words where it straddles).
 template <int BITS>
 __device__ __forceinline__ float weight_at(const uint32_t* w, int i) {
   const int p = i * BITS, k = p >> 5, o = p & 31;
-  uint32_t v = (o + BITS <= 32) ? (w[k] >> o) : __funnelshift_r(w[k], w[k + 1], o);
-  return __uint_as_float((v & ((1u << BITS) - 1u)) | 0x4b000000u) - 8388608.0f;
+  constexpr uint32_t mask = (1u << BITS) - 1u;
+  if constexpr (32 % BITS == 0) {
+    const uint32_t half = o < 16 ? w[k] : (w[k] >> 16);
+    const int s = o & 15;
+    const float f = __uint_as_float((half & (mask << s)) | 0x4b000000u);
+    return fmaf(f, 1.0f / float(1 << s), -float(1 << (23 - s)));
+  } else {
+    const uint32_t v = o + BITS <= 32 ? (w[k] >> o) : __funnelshift_r(w[k], w[k + 1], o);
+    return __uint_as_float((v & mask) | 0x4b000000u) - 8388608.0f;
+  }
 }
-)";
 
-// One warp computes NC output columns for MR rows over the whole input: each lane takes every
-// 32nd chunk of 32 weights, keeps float32 sums in registers, and the warp adds them up at the
-// end. Per chunk, x·q and Σx are summed per row and the group's scale and bias applied once:
-// Σ x(s·q + b) = s·Σ xq + b·Σ x. Block: 32 × 4 threads; grid: (row tiles, column blocks).
-constexpr const char* kSource = R"(
-  const int M = x_shape[0], K = x_shape[1], N = w_shape[0];
+// One warp: NC output columns for MR rows over the whole input. Each lane takes every 32nd
+// chunk of 32 weights, U chunks' loads issued before any is used (bytes in flight), and keeps
+// float32 sums in registers; the warp adds them up at the end. Per chunk, x·q and Σx are summed
+// per row and the group's scale and bias applied once: Σ x(s·q + b) = s·Σ xq + b·Σ x.
+template <typename T, int BITS, int GS, int MR, int NC, int U>
+__device__ __forceinline__ void qmv_tile(const T* x, const uint32_t* w, const T* scales,
+                                         const T* biases, T* y, int M, int K, int N) {
   const int lane = threadIdx.x;
   const int row0 = blockIdx.x * MR;
   const int col0 = (blockIdx.y * blockDim.y + threadIdx.y) * NC;
@@ -91,48 +102,57 @@ constexpr const char* kSource = R"(
 #pragma unroll
     for (int c = 0; c < NC; ++c) acc[r][c] = 0.0f;
 
-#pragma unroll UNROLL
-  for (int ch = lane; ch < chunks; ch += 32) {
-    uint32_t wv[NC][BITS];
-    float sc[NC], bi[NC];
-    const int g = ch * 32 / GS;
+  for (int base = lane; base < chunks; base += 32 * U) {
+    uint32_t wv[U][NC][BITS];
+    float sc[U][NC], bi[U][NC];
 #pragma unroll
-    for (int c = 0; c < NC; ++c) {
-      load_chunk<BITS>(w + size_t(cols[c]) * row_words + ch * BITS, wv[c]);
-      sc[c] = to_float(scales[size_t(cols[c]) * groups + g]);
-      bi[c] = to_float(biases[size_t(cols[c]) * groups + g]);
-    }
-    float dot[MR][NC], xs[MR];
+    for (int u = 0; u < U; ++u) {
+      const int ch = base + 32 * u;
+      if (ch < chunks) {
 #pragma unroll
-    for (int r = 0; r < MR; ++r) {
-      xs[r] = 0.0f;
-#pragma unroll
-      for (int c = 0; c < NC; ++c) dot[r][c] = 0.0f;
-    }
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {  // 8 weights of each column at a time
-      float q[NC][8];
-#pragma unroll
-      for (int c = 0; c < NC; ++c)
-#pragma unroll
-        for (int e = 0; e < 8; ++e) q[c][e] = weight_at<BITS>(wv[c], j * 8 + e);
-#pragma unroll
-      for (int r = 0; r < MR; ++r) {
-        float xf[8];
-        load8(xr[r] + ch * 32 + j * 8, xf);
-#pragma unroll
-        for (int e = 0; e < 8; ++e) {
-          xs[r] += xf[e];
-#pragma unroll
-          for (int c = 0; c < NC; ++c) dot[r][c] = fmaf(xf[e], q[c][e], dot[r][c]);
+        for (int c = 0; c < NC; ++c) {
+          load_chunk<BITS>(w + size_t(cols[c]) * row_words + ch * BITS, wv[u][c]);
+          sc[u][c] = to_float(scales[size_t(cols[c]) * groups + ch * 32 / GS]);
+          bi[u][c] = to_float(biases[size_t(cols[c]) * groups + ch * 32 / GS]);
         }
       }
     }
 #pragma unroll
-    for (int r = 0; r < MR; ++r)
+    for (int u = 0; u < U; ++u) {
+      const int ch = base + 32 * u;
+      if (ch >= chunks) break;
+      float dot[MR][NC], xs[MR];
 #pragma unroll
-      for (int c = 0; c < NC; ++c)
-        acc[r][c] = fmaf(sc[c], dot[r][c], fmaf(bi[c], xs[r], acc[r][c]));
+      for (int r = 0; r < MR; ++r) {
+        xs[r] = 0.0f;
+#pragma unroll
+        for (int c = 0; c < NC; ++c) dot[r][c] = 0.0f;
+      }
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {  // 8 weights of each column at a time
+        float q[NC][8];
+#pragma unroll
+        for (int c = 0; c < NC; ++c)
+#pragma unroll
+          for (int e = 0; e < 8; ++e) q[c][e] = weight_at<BITS>(wv[u][c], j * 8 + e);
+#pragma unroll
+        for (int r = 0; r < MR; ++r) {
+          float xf[8];
+          load8(xr[r] + ch * 32 + j * 8, xf);
+#pragma unroll
+          for (int e = 0; e < 8; ++e) {
+            xs[r] += xf[e];
+#pragma unroll
+            for (int c = 0; c < NC; ++c) dot[r][c] = fmaf(xf[e], q[c][e], dot[r][c]);
+          }
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < MR; ++r)
+#pragma unroll
+        for (int c = 0; c < NC; ++c)
+          acc[r][c] = fmaf(sc[u][c], dot[r][c], fmaf(bi[u][c], xs[r], acc[r][c]));
+    }
   }
 
 #pragma unroll
@@ -148,13 +168,59 @@ constexpr const char* kSource = R"(
       const int row = row0 + r, col = col0 + c;
       if (lane == ((r * NC + c) & 31) && row < M && col < N) store(y + size_t(row) * N + col, acc[r][c]);
     }
+}
+
+// Chunks in flight per lane: more where few rows leave registers free.
+template <int BITS, int MR>
+constexpr int loads_ahead() {
+  return MR == 1 ? (BITS <= 4 ? 4 : 2) : MR == 2 ? 2 : 1;
+}
+
+template <typename T, int BITS, int GS, int MR>
+__device__ __forceinline__ void qmv_rows(const T* x, const uint32_t* w, const T* scales,
+                                         const T* biases, T* y, int M, int K, int N) {
+  if (N >= 4096)
+    qmv_tile<T, BITS, GS, MR, 4, loads_ahead<BITS, MR>()>(x, w, scales, biases, y, M, K, N);
+  else
+    qmv_tile<T, BITS, GS, MR, 2, loads_ahead<BITS, MR>()>(x, w, scales, biases, y, M, K, N);
+}
 )";
+
+// One kernel per format and rows per tile (MLX compiles each with NVRTC once per process; one
+// kernel for every tile size would be allocated the registers of the largest). The rows per
+// tile (1, 2, 4, 8) and columns per warp (4 from 4096 outputs, else 2) are tiling()'s.
+constexpr const char* kSource = R"(
+  const int M = x_shape[0], K = x_shape[1], N = w_shape[0];
+  qmv_rows<T, BITS, GS, MR>(x, w, scales, biases, y, M, K, N);
+)";
+
+struct Tiling {
+  int rows, columns;  // rows per tile, output columns per warp
+};
+Tiling tiling(int M, int N) {
+  return {M == 1 ? 1 : M == 2 ? 2 : M <= 4 ? 4 : 8, N >= 4096 ? 4 : 2};
+}
+
+// The sources without comments and indentation: MLX rebuilds and hashes the kernel's source text
+// on every call, so a shorter text is less host time per call.
+std::string compact(const char* text) {
+  std::string out, line;
+  std::istringstream in(text);
+  while (std::getline(in, line)) {
+    const auto first = line.find_first_not_of(' ');
+    if (first == std::string::npos || line.compare(first, 2, "//") == 0) continue;
+    out += line.substr(first);
+    out += '\n';
+  }
+  return out;
+}
 
 constexpr int kWarps = 4;
 
 const mx::fast::CustomKernelFunction& kernel() {
-  static const auto* k = new mx::fast::CustomKernelFunction(mx::fast::cuda_kernel(
-      "mlxn_qmv", {"x", "w", "scales", "biases"}, {"y"}, kSource, kHeader, true, 0));
+  static const auto* k = new mx::fast::CustomKernelFunction(
+      mx::fast::cuda_kernel("mlxn_qmv", {"x", "w", "scales", "biases"}, {"y"}, compact(kSource),
+                            compact(kHeader), true, 0));
   return *k;
 }
 
@@ -176,19 +242,13 @@ mx::array matmul(const mx::array& x, const mx::array& w, const mx::array& scales
     throw std::invalid_argument("[qmv] unsupported shapes or format");
   }
   // Up to 8 rows share one read of the weights; more go in tiles of 8 (grid x, so a weight
-  // block's tiles run together and the later ones read it from L2).
-  const int mr = M == 1 ? 1 : M == 2 ? 2 : M <= 4 ? 4 : 8;
-  const int tiles = (M + mr - 1) / mr;
-  const int nc = N >= 4096 ? 4 : 2;
-  const int col_blocks = (N + kWarps * nc - 1) / (kWarps * nc);
+  // block's tiles run together and the later ones read it from L2). Block: 32 × kWarps threads.
+  const Tiling t = tiling(M, N);
+  const int tiles = (M + t.rows - 1) / t.rows;
+  const int col_blocks = (N + kWarps * t.columns - 1) / (kWarps * t.columns);
   return kernel()({x, w, scales, biases}, {{M, N}}, {x.dtype()},
                   {32 * tiles, kWarps * col_blocks, 1}, {32, kWarps, 1},
-                  {{"T", x.dtype()},
-                   {"BITS", bits},
-                   {"GS", group_size},
-                   {"MR", mr},
-                   {"NC", nc},
-                   {"UNROLL", mr <= 2 ? 2 : 1}},
+                  {{"T", x.dtype()}, {"BITS", bits}, {"GS", group_size}, {"MR", t.rows}},
                   std::nullopt, false, s)[0];
 }
 
