@@ -80,7 +80,7 @@ __device__ __forceinline__ float weight_at(const uint32_t* w, int i) {
 }
 
 // One warp: NC output columns for MR rows over the whole input. Each lane takes every 32nd
-// chunk of 32 weights, U chunks' loads issued before any is used (bytes in flight), and keeps
+// chunk of 32 weights, U chunks at a time with the next U's loads in flight, and keeps
 // float32 sums in registers; the warp adds them up at the end. Per chunk, x·q and Σx are summed
 // per row and the group's scale and bias applied once: Σ x(s·q + b) = s·Σ xq + b·Σ x.
 template <typename T, int BITS, int GS, int MR, int NC, int U>
@@ -102,21 +102,26 @@ __device__ __forceinline__ void qmv_tile(const T* x, const uint32_t* w, const T*
 #pragma unroll
     for (int c = 0; c < NC; ++c) acc[r][c] = 0.0f;
 
-  for (int base = lane; base < chunks; base += 32 * U) {
-    uint32_t wv[U][NC][BITS];
-    float sc[U][NC], bi[U][NC];
+  // Two stages of U chunks each: the next stage's loads are issued before this one's math (one
+  // stage at 8 rows, whose sums take the registers a second would need).
+  constexpr int S = MR >= 8 ? 1 : 2;
+  uint32_t wv[S][U][NC][BITS];
+  float sc[S][U][NC], bi[S][U][NC];
+  auto load = [&](int buf, int base) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int ch = base + 32 * u;
       if (ch < chunks) {
 #pragma unroll
         for (int c = 0; c < NC; ++c) {
-          load_chunk<BITS>(w + size_t(cols[c]) * row_words + ch * BITS, wv[u][c]);
-          sc[u][c] = to_float(scales[size_t(cols[c]) * groups + ch * 32 / GS]);
-          bi[u][c] = to_float(biases[size_t(cols[c]) * groups + ch * 32 / GS]);
+          load_chunk<BITS>(w + size_t(cols[c]) * row_words + ch * BITS, wv[buf][u][c]);
+          sc[buf][u][c] = to_float(scales[size_t(cols[c]) * groups + ch * 32 / GS]);
+          bi[buf][u][c] = to_float(biases[size_t(cols[c]) * groups + ch * 32 / GS]);
         }
       }
     }
+  };
+  auto math = [&](int buf, int base) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int ch = base + 32 * u;
@@ -134,7 +139,7 @@ __device__ __forceinline__ void qmv_tile(const T* x, const uint32_t* w, const T*
 #pragma unroll
         for (int c = 0; c < NC; ++c)
 #pragma unroll
-          for (int e = 0; e < 8; ++e) q[c][e] = weight_at<BITS>(wv[u][c], j * 8 + e);
+          for (int e = 0; e < 8; ++e) q[c][e] = weight_at<BITS>(wv[buf][u][c], j * 8 + e);
 #pragma unroll
         for (int r = 0; r < MR; ++r) {
           float xf[8];
@@ -151,7 +156,21 @@ __device__ __forceinline__ void qmv_tile(const T* x, const uint32_t* w, const T*
       for (int r = 0; r < MR; ++r)
 #pragma unroll
         for (int c = 0; c < NC; ++c)
-          acc[r][c] = fmaf(sc[u][c], dot[r][c], fmaf(bi[u][c], xs[r], acc[r][c]));
+          acc[r][c] = fmaf(sc[buf][u][c], dot[r][c], fmaf(bi[buf][u][c], xs[r], acc[r][c]));
+    }
+  };
+  if constexpr (S == 1) {
+    for (int base = lane; base < chunks; base += 32 * U) {
+      load(0, base);
+      math(0, base);
+    }
+  } else {
+    load(0, lane);
+    for (int base = lane; base < chunks; base += 64 * U) {
+      load(S - 1, base + 32 * U);
+      math(0, base);
+      load(0, base + 64 * U);
+      math(S - 1, base + 32 * U);
     }
   }
 
@@ -170,10 +189,10 @@ __device__ __forceinline__ void qmv_tile(const T* x, const uint32_t* w, const T*
     }
 }
 
-// Chunks in flight per lane: more where few rows leave registers free.
+// Chunks per stage (two stages in flight): more where few rows leave registers free.
 template <int BITS, int MR>
 constexpr int loads_ahead() {
-  return MR == 1 ? (BITS <= 4 ? 4 : 2) : MR == 2 ? 2 : 1;
+  return MR == 1 && BITS <= 4 ? 2 : 1;
 }
 
 template <typename T, int BITS, int GS, int MR>
