@@ -34,6 +34,12 @@ describe('CUDA decode kernel (native test binary)', () => {
     expect(['cpu', 'cuda', 'metal', 'gpu']).toContain(backend);
   });
 
+  it('refuses shapes and formats it does not take, with an error and nothing run', () => {
+    const { status, out } = qmvTest('refuse');
+    expect(status, out).toBe(0);
+    expect(out).toMatch(/^7 passed, 0 failed$/m);
+  });
+
   if (backend === 'cuda') {
     // One process per bit width side by side: on a machine where MLX has not cached its own
     // quantized kernels yet, compiling them for every format is most of the time.

@@ -1,6 +1,8 @@
 // The CUDA decode kernel (native/engine/cuda/qmv_kernel.h) against MLX's quantized_matmul.
 //
 //   qmv_test backend   prints the backend MLX runs on ("cuda", "cpu", "metal")
+//   qmv_test refuse    bad shapes and formats are refused with an error before anything runs
+//                      (on every backend)
 //   qmv_test check     exactness on random weights: every format the kernel takes (2/3/4/5/6/8
 //                      bits × groups 32/64/128) in bfloat16, 4 and 8 bits in float16 too, 4
 //                      bits g64 in float32, each at 1 to 64 rows; prints "ok ..."/"FAIL ..."
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -186,6 +189,55 @@ int bench(int bits, int group, mx::Dtype dtype) {
   return 0;
 }
 
+// Inputs the kernel must refuse before anything runs (any backend): each throws
+// std::invalid_argument naming the kernel.
+int refuse() {
+  auto q = mx::quantize(mx::zeros({64, 256}, mx::bfloat16), 64, 4, "affine");
+  auto x = mx::zeros({2, 256}, mx::bfloat16);
+  struct Bad {
+    const char* name;
+    std::function<void()> call;
+  };
+  const std::vector<Bad> bad{
+      {"a 3-D x",
+       [&] {
+         qmv::matmul(mx::zeros({1, 2, 256}, mx::bfloat16), q[0], q[1], q[2], 4, 64);
+       }},
+      {"65 rows",
+       [&] {
+         qmv::matmul(mx::zeros({65, 256}, mx::bfloat16), q[0], q[1], q[2], 4, 64);
+       }},
+      {"bits that do not match the packing", [&] { qmv::matmul(x, q[0], q[1], q[2], 8, 64); }},
+      {"a group size it does not take", [&] { qmv::matmul(x, q[0], q[1], q[2], 4, 256); }},
+      {"scales of another dtype",
+       [&] { qmv::matmul(x, q[0], mx::astype(q[1], mx::float16), q[2], 4, 64); }},
+      {"scales of another shape",
+       [&] {
+         qmv::matmul(x, q[0], mx::zeros({32, 4}, mx::bfloat16), q[2], 4, 64);
+       }},
+      {"an input size not a multiple of 32", [&] {
+         qmv::matmul(mx::zeros({1, 48}, mx::bfloat16), mx::zeros({64, 6}, mx::uint32),
+                     mx::zeros({64, 1}, mx::bfloat16), mx::zeros({64, 1}, mx::bfloat16), 4, 48);
+       }}};
+  int passed = 0, failed = 0;
+  for (const auto& b : bad) {
+    std::string why = "accepted";
+    try {
+      b.call();
+    } catch (const std::invalid_argument& e) {
+      why = std::string(e.what()).rfind("[qmv]", 0) == 0 ? "" : std::string("unclear: ") + e.what();
+    } catch (const std::exception& e) {
+      why = std::string("wrong exception: ") + e.what();
+    }
+    if (why.empty())
+      ++passed, std::printf("ok refuses %s\n", b.name);
+    else
+      ++failed, std::printf("FAIL %s: %s\n", b.name, why.c_str());
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
+
 std::string arg(int argc, char** argv, const std::string& key, const std::string& fallback) {
   for (int i = 2; i + 1 < argc; ++i) {
     if (argv[i] == key) return argv[i + 1];
@@ -202,9 +254,10 @@ int main(int argc, char** argv) {
       std::cout << backend_name() << std::endl;
       return 0;
     }
+    if (mode == "refuse") return refuse();
     if (mode != "check" && mode != "bench") {
-      std::cerr << "usage: qmv_test backend | check [--bits B] | bench [--bits 4] [--group 64] "
-                   "[--dtype bfloat16]\n";
+      std::cerr << "usage: qmv_test backend | refuse | check [--bits B] | bench [--bits 4] "
+                   "[--group 64] [--dtype bfloat16]\n";
       return 2;
     }
     if (backend_name() != "cuda") {

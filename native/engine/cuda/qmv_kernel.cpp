@@ -257,7 +257,8 @@ mx::array matmul(const mx::array& x, const mx::array& w, const mx::array& scales
   if (x.ndim() != 2 || w.ndim() != 2) throw std::invalid_argument("[qmv] x and w must be matrices");
   const int M = x.shape(0), K = x.shape(1), N = w.shape(0);
   if (M < 1 || M > kMaxRows || !supports(bits, group_size, K, x.dtype(), true) ||
-      w.shape(1) * 32 != K * bits || scales.dtype() != x.dtype() || biases.dtype() != x.dtype()) {
+      w.shape(1) * 32 != K * bits || scales.dtype() != x.dtype() || biases.dtype() != x.dtype() ||
+      scales.shape() != mx::Shape{N, K / group_size} || biases.shape() != scales.shape()) {
     throw std::invalid_argument("[qmv] unsupported shapes or format");
   }
   // Up to 8 rows share one read of the weights; more go in tiles of 8 (grid x, so a weight
