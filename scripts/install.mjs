@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setupJson } from './setup-json.mjs';
-import { setupMlx } from './setup-mlx.mjs';
+import { cudaCmakeDefines } from './setup-cuda-libs.mjs';
+import { backendPackage, depsDir, prebuildDirName, setupMlx } from './setup-mlx.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const force = process.argv.includes('--force') || process.env.MLX_NATIVE_BUILD_FROM_SOURCE === '1';
@@ -19,7 +20,7 @@ function fail(msg) {
 }
 
 function prebuiltLoads() {
-  const file = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'mlx-native.node');
+  const file = join(root, 'prebuilds', prebuildDirName(backendPackage().backend), 'mlx-native.node');
   if (!existsSync(file)) return false;
   const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(file)})`], { encoding: 'utf8' });
   if (r.status === 0) {
@@ -43,7 +44,7 @@ requireTool(
   '  Debian/Ubuntu: sudo apt-get install g++ (12 or newer, for C++20)\n  macOS: xcode-select --install',
 );
 
-const { mlxDir } = setupMlx();
+const { mlxDir, backend } = setupMlx();
 const jsonInclude = setupJson();
 const cmakeJs = join(dirname(createRequire(import.meta.url).resolve('cmake-js/package.json')), 'bin', 'cmake-js');
 // A prebuilt binary looks for libmlx only beside itself; a source build also where MLX is.
@@ -60,6 +61,7 @@ const args = [
   `--CDNLOHMANN_JSON_INCLUDE_DIR=${jsonInclude}`,
   `--CDMLX_NATIVE_PREBUILD=${mode === 'prebuild' ? 'ON' : 'OFF'}`,
 ];
+if (backend.startsWith('cuda')) args.push(...cudaCmakeDefines(depsDir));
 if (process.env.MLX_NATIVE_DEBUG === '1') args.push('--debug');
 console.log('[mlx-native] building the addon with cmake-js');
 const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });

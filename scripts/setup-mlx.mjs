@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MLX_VERSION } from './mlx-version.mjs';
+import { missingLibraries, setupCudaLibraries } from './setup-cuda-libs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const depsDir = join(root, 'deps');
@@ -28,6 +29,11 @@ export function backendPackage(env = process.env) {
   if (requested === 'cuda12') return { backend: 'cuda12', pkg: 'mlx-cuda-12' };
   if (requested && requested !== 'cpu') fail(`Unknown MLX_BACKEND=${requested}; use cpu, cuda12 or cuda13.`);
   return { backend: 'cpu', pkg: 'mlx-cpu' };
+}
+
+/** prebuilds/ folder of a backend: CUDA builds beside the CPU one, never over it. */
+export function prebuildDirName(backend, platform = process.platform, arch = process.arch) {
+  return backend.startsWith('cuda') ? `${platform}-${arch}-${backend}` : `${platform}-${arch}`;
 }
 
 function fail(msg) {
@@ -96,6 +102,9 @@ export function setupMlx({ quiet = false } = {}) {
   const mlxRoot = join(depsDir, 'mlx');
   if (stampOf(depsDir) === want && existsSync(join(mlxRoot, 'share', 'cmake', 'MLX'))) {
     if (!quiet) console.log(`[mlx-native] MLX ${MLX_VERSION} (${backend}) already in deps/`);
+    if (backend.startsWith('cuda') && missingLibraries(join(mlxRoot, 'lib', 'libmlx.so')).length > 0) {
+      setupCudaLibraries(depsDir, findPython());
+    }
     return { mlxDir: mlxRoot, backend };
   }
   const py = findPython();
@@ -118,7 +127,8 @@ export function setupMlx({ quiet = false } = {}) {
   } finally {
     rmSync(dl, { recursive: true, force: true });
   }
-  checkSystemLibraries(join(mlxRoot, 'lib'));
+  if (backend.startsWith('cuda')) setupCudaLibraries(depsDir, py);
+  else checkSystemLibraries(join(mlxRoot, 'lib'));
   return { mlxDir: mlxRoot, backend };
 }
 

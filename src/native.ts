@@ -201,14 +201,31 @@ export interface NativeAddon {
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Where the binary may be, in order: a local build, then the prebuilt one for this platform. */
-export function addonCandidates(): string[] {
+/**
+ * prebuilds/ folders for this platform, best first: the CUDA builds (prebuilds/linux-x64-cuda13/)
+ * where an NVIDIA driver is loaded or MLX_BACKEND asks for CUDA, then the CPU one. A folder whose
+ * binary does not load here (no driver, a CUDA library missing) is passed over by loadAddon.
+ */
+export function prebuildDirs(env: NodeJS.ProcessEnv = process.env, nvidiaDriver = hasNvidiaDriver()): string[] {
   const platform = `${process.platform}-${process.arch}`;
+  const requested = (env.MLX_BACKEND ?? '').toLowerCase();
+  if (requested === 'cpu' || process.platform !== 'linux') return [platform];
+  const cuda = requested === 'cuda12' ? ['cuda12', 'cuda13'] : ['cuda13', 'cuda12'];
+  const cudaDirs = cuda.map((b) => `${platform}-${b}`);
+  return requested.startsWith('cuda') || nvidiaDriver ? [...cudaDirs, platform] : [platform, ...cudaDirs];
+}
+
+function hasNvidiaDriver(): boolean {
+  return existsSync('/proc/driver/nvidia/version');
+}
+
+/** Where the binary may be, in order: a local build, then the prebuilt ones for this platform. */
+export function addonCandidates(): string[] {
   return [
     process.env.MLX_NATIVE_BINARY ?? '',
     join(packageRoot, 'build', 'Release', 'mlx_native.node'),
     join(packageRoot, 'build', 'Debug', 'mlx_native.node'),
-    join(packageRoot, 'prebuilds', platform, 'mlx-native.node'),
+    ...prebuildDirs().map((d) => join(packageRoot, 'prebuilds', d, 'mlx-native.node')),
   ].filter((p) => p !== '');
 }
 
@@ -245,7 +262,9 @@ export function loadAddon(): NativeAddon {
       'Possible solutions:\n' +
       '- Build it from source: `npm rebuild mlx-native` (needs cmake, a C++20 compiler and pip; see the README).\n' +
       '- If the binary exists but fails to load, a library it needs is missing: on Linux run `ldd` on it and\n' +
-      '  install what is "not found" (BLAS/LAPACK: `apt-get install libblas3 liblapack3 liblapacke`).\n' +
+      '  install what is "not found" (BLAS/LAPACK: `apt-get install libblas3 liblapack3 liblapacke`; CUDA builds:\n' +
+      '  libcuda.so.1 is the NVIDIA driver, cuBLAS/cuDNN/NVRTC/NCCL are NVIDIA\'s pip packages, which\n' +
+      '  `MLX_BACKEND=cuda13 npm rebuild mlx-native` links or downloads into deps/nvidia).\n' +
       '- A prebuilt binary is for one platform only: install on the machine that runs it, not copied from another OS.',
   );
 }

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "cuda/qmv_kernel.h"
+#include "cuda/qmv_policy.h"
 #include "device.h"
 #include "errors.h"
 #include "kv_cache.h"
@@ -140,21 +142,42 @@ mx::array Linear::apply(const mx::array& x, mx::StreamOrDevice s) const {
   const int K = x.shape(-1), rows = int(x.size() / K);
   const bool batched = x.ndim() > 2 && x.shape(-2) != rows;
   auto x2 = batched ? mx::reshape(x, {rows, K}, s) : x;
-  const int pad = quantized_matmul_min_rows();
-  const bool padded = rows > 1 && rows < pad;
-  if (padded) {
-    x2 = mx::pad(mx::reshape(x2, {rows, K}, s), {{0, pad - rows}, {0, 0}}, mx::array(0, x.dtype()),
-                 "constant", s);
-  }
-  mx::array y =
-      mx::quantized_matmul(x2, weight, *scales, biases, true, group_size, bits, "affine", s);
-  if (padded) y = mx::slice(y, {0, 0}, {rows, y.shape(1)}, s);
-  if (batched || padded) {
+  mx::array y = biases && x.dtype() == scales->dtype() && qmv::use_kernel(format(), rows)
+                    ? qmv::matmul(mx::reshape(x2, {rows, K}, s), weight, *scales, *biases, bits,
+                                  group_size, s)
+                    : quantized_matmul_rows(x2, s);
+  if (y.ndim() != x.ndim()) {
     auto shape = x.shape();
     shape.back() = y.shape(-1);
     y = mx::reshape(y, shape, s);
   }
   return bias ? mx::add(y, *bias, s) : y;
+}
+
+mx::array Linear::quantized_matmul_rows(const mx::array& x, mx::StreamOrDevice s) const {
+  const int K = x.shape(-1), rows = int(x.size() / K);
+  const int pad = quantized_matmul_min_rows();
+  if (rows <= 1 || rows >= pad)
+    return mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits, "affine", s);
+  auto padded = mx::pad(mx::reshape(x, {rows, K}, s), {{0, pad - rows}, {0, 0}},
+                        mx::array(0, x.dtype()), "constant", s);
+  auto y =
+      mx::quantized_matmul(padded, weight, *scales, biases, true, group_size, bits, "affine", s);
+  return mx::slice(y, {0, 0}, {rows, y.shape(1)}, s);
+}
+
+qmv::Format Linear::format() const {
+  return {out_dims, in_dims, bits, group_size, scales ? scales->dtype() : weight.dtype()};
+}
+
+void Linear::tune_decode_kernel() const {
+  if (!quantized() || !biases || qmv::mode() != qmv::Mode::automatic) return;
+  qmv::tune(
+      format(),
+      [this](const mx::array& x) {
+        return qmv::matmul(x, weight, *scales, *biases, bits, group_size);
+      },
+      [this](const mx::array& x) { return quantized_matmul_rows(x, {}); });
 }
 
 std::vector<mx::array> Linear::arrays() const {

@@ -10,13 +10,15 @@
 #include <unordered_map>
 
 #include "config.h"
+#include "cuda/qmv_policy.h"
 
 namespace mlxn {
 
 namespace mx = mlx::core;
 using WeightMap = std::unordered_map<std::string, mx::array>;
 
-// y = x @ Wᵀ (+ bias). Quantized weights (packed uint32 + scales + biases) use quantized_matmul.
+// y = x @ Wᵀ (+ bias). Quantized weights (packed uint32 + scales + biases) use quantized_matmul,
+// or on CUDA at decode sizes the engine's own kernel where it was faster (cuda/qmv_policy.h).
 struct Linear {
   mx::array weight = mx::array(0.0f);
   std::optional<mx::array> scales, biases, bias;
@@ -35,12 +37,19 @@ struct Linear {
   // The arrays this layer holds (to evaluate them).
   std::vector<mx::array> arrays() const;
 
+  // Times the decode kernel against quantized_matmul for this layer's shape (once per shape and
+  // process; only on CUDA in auto mode). Called at load, after the weights are evaluated.
+  void tune_decode_kernel() const;
+
   // Splits the output rows into one shard per stream; each shard's matmul then runs on its own
   // stream (on the CPU backend each stream has its own thread). Shards share the weights' memory.
   void shard(const std::vector<mx::Stream>& streams);
 
  private:
   mx::array apply(const mx::array& x, mx::StreamOrDevice s) const;
+  // quantized_matmul on x as it comes, 2 to n-1 rows padded to quantized_matmul_min_rows().
+  mx::array quantized_matmul_rows(const mx::array& x, mx::StreamOrDevice s) const;
+  qmv::Format format() const;
   struct Shard;
   std::vector<std::shared_ptr<const Shard>> shards_;
 };

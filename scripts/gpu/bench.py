@@ -3,7 +3,7 @@
 random-weight models, on an NVIDIA machine with no network. Run ON the device machine from
 the repository root (scripts/gpu/README.md gives the exact `run` calls):
 
-    python3 scripts/gpu/bench.py [--steps setup,build,models,mlxlm,engine] [--models 1b,8b]
+    python3 scripts/gpu/bench.py [--steps setup,build,models,qmv,mlxlm,engine] [--models 1b,8b]
                                  [--streams 1,16,64] [--trials 2] ...
 
 Steps (any subset, always run in this order; skip what a still-warm machine already has):
@@ -12,6 +12,9 @@ Steps (any subset, always run in this order; skip what a still-warm machine alre
   build   unpacks the source tarball (--src, a `git archive`) or uses --src-dir, and builds
           engine_bench against ROOT/mlx (runs while `models` makes the models)
   models  makes the random-weight 4-bit models under ROOT/models (make_model.py)
+  qmm     scripts/gpu/qmm_bench.py: quantized_matmul per shape and row count
+  qmv     qmv_test (built with engine_bench): the decode kernel's exactness check against
+          quantized_matmul, then its µs and GB/s per shape and row count (qmv-*.log)
   mlxlm   python3 -m mlx_lm.benchmark per model and stream count
   engine  engine_bench per model: a `run` per stream count, then `profile` steps
   gdb     engine_bench under cuda-gdb, for a backtrace: when named, or by itself after the
@@ -42,7 +45,7 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = {"1b": "llama-3.2-1b", "8b": "llama-3.1-8b", "tiny": "tiny"}
-STEPS = ["setup", "build", "models", "qmm", "mlxlm", "engine", "gdb"]
+STEPS = ["setup", "build", "models", "qmm", "qmv", "mlxlm", "engine", "gdb"]
 OUT = os.environ.get("OUT") or os.path.abspath("gpu-out")
 LOG = None
 
@@ -176,6 +179,37 @@ def step_setup(a):
         "mx.default_device(), mx.array([1.0, 2.0]).sum().item())"], env=child_env(a))
 
 
+def step_qmv(a):
+    """The decode kernel (native/tools/qmv_test.cpp): exactness against quantized_matmul for
+    every format (qmv-check.log), then µs and GB/s per call for Llama-3.1-8B's projections at
+    1-64 rows against quantized_matmul (qmv-bench.log; the table is printed)."""
+    binary = os.path.join(a.build_dir, "qmv_test")
+    if not os.path.exists(binary):
+        log("qmv: no", binary, "(a commit without native/tools/qmv_test.cpp?)")
+        return
+    # The check, one process per bit width side by side (most of its time is NVRTC compiling
+    # a kernel per format and row tile, single-threaded), then the bench alone on the GPU.
+    t0 = time.time()
+    env = child_env(a)
+    procs = [subprocess.Popen([binary, "check", "--bits", str(b)], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for b in (2, 3, 4, 5, 6, 8)]
+    outs = []
+    for p in procs:
+        try:
+            outs.append(p.communicate(timeout=a.step_timeout)[0])
+        except subprocess.TimeoutExpired:
+            p.kill()
+            outs.append(p.communicate()[0] + "\n[bench.py] killed\n")
+    text = "".join(outs)
+    open(os.path.join(OUT, "qmv-check.log"), "w").write(text)
+    summary = [l for l in text.splitlines() if l.startswith("FAIL") or " passed, " in l]
+    log(f"qmv check in {time.time() - t0:.0f} s:\n" + "\n".join(summary[:40]))
+    with open(os.path.join(OUT, "qmv-bench.log"), "w") as f:
+        out = sh([binary, "bench"], env=env, timeout=a.step_timeout, logfile=f, check=False)
+    log(out)
+
+
 # ---------------------------------------------------------------------------------------------
 # Build
 
@@ -208,7 +242,10 @@ def start_build(a):
         nvcc = sorted(glob.glob("/usr/local/cuda*/bin/nvcc"))
         if nvcc:
             configure.append(f"-DCUDAToolkit_ROOT={os.path.dirname(os.path.dirname(nvcc[-1]))}")
-    build = ["cmake", "--build", a.build_dir, "--target", "engine_bench",
+    targets = ["engine_bench"]
+    if os.path.exists(os.path.join(src, "native", "tools", "qmv_test.cpp")):
+        targets.append("qmv_test")  # the decode kernel's check and bench (step qmv)
+    build = ["cmake", "--build", a.build_dir, "--target", *targets,
              "-j", str(os.cpu_count() or 8)]
     blog = open(os.path.join(OUT, "build.log"), "w")
     result = {}
@@ -629,6 +666,8 @@ def main():
     if "qmm" in steps:  # quantized_matmul vs dequantize + matmul (scripts/gpu/qmm_bench.py)
         sh([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "qmm_bench.py")],
            env=child_env(a), timeout=a.step_timeout, check=False)
+    if "qmv" in steps:
+        step_qmv(a)
     if "mlxlm" in steps:
         step_mlxlm(a, names, results)
     if "engine" in steps:

@@ -77,6 +77,14 @@ class LlamaDecoder : public Model {
       }
       (lm_head_ ? *lm_head_ : embed_.table).shard(streams);
     }
+    // CUDA: where the engine's decode kernel beats quantized_matmul, per shape (one timing each).
+    if (qmv::mode() == qmv::Mode::automatic) {
+      for (Block& b : blocks_) {
+        b.attn.for_each_linear([](Linear& l) { l.tune_decode_kernel(); });
+        b.mlp.for_each_linear([](Linear& l) { l.tune_decode_kernel(); });
+      }
+      (lm_head_ ? *lm_head_ : embed_.table).tune_decode_kernel();
+    }
     info_.num_layers = c.num_layers;
     info_.hidden_size = c.hidden_size;
     info_.vocab_size = c.vocab_size;

@@ -1,0 +1,276 @@
+// The CUDA decode kernel (native/engine/cuda/qmv_kernel.h) against MLX's quantized_matmul.
+//
+//   qmv_test backend   prints the backend MLX runs on ("cuda", "cpu", "metal")
+//   qmv_test refuse    bad shapes and formats are refused with an error before anything runs
+//                      (on every backend)
+//   qmv_test check     exactness on random weights: every format the kernel takes (2/3/4/5/6/8
+//                      bits × groups 32/64/128) in bfloat16, 4 and 8 bits in float16 too, 4
+//                      bits g64 in float32, each at 1 to 64 rows; prints "ok ..."/"FAIL ..."
+//                      lines, then "N passed, N failed" (--bits B: that width only)
+//   qmv_test bench     µs and GB/s per call at 1, 4, 8, 16, 64 rows for Llama-3.1-8B's
+//                      projection shapes, kernel vs quantized_matmul (4-bit g64 bfloat16 unless
+//                      --bits/--group/--dtype), weights cycled through copies larger than L2
+//
+// The reference is float32 on the CPU: x · (q·scale + bias)ᵀ, the weights dequantized in float32.
+// The kernel sums in float32 and rounds once, so it must be within one rounding of the
+// activation dtype of it (relative to the output's largest magnitude), and no further from
+// quantized_matmul than quantized_matmul is from the reference (which rounds the dequantized
+// weights to the activation dtype and sums in it) plus that rounding.
+// On a backend other than CUDA, check and bench print "not run" and exit 0.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "engine/cuda/qmv_kernel.h"
+#include "engine/device.h"
+#include "engine/layers.h"
+
+using namespace mlxn;
+
+namespace {
+
+float max_abs(const mx::array& a) {
+  return mx::max(mx::abs(mx::astype(a, mx::float32))).item<float>();
+}
+
+// Relative rounding unit of a dtype.
+float unit(mx::Dtype t) {
+  return t == mx::bfloat16 ? 0x1p-8f : t == mx::float16 ? 0x1p-11f : 1e-5f;
+}
+
+struct Case {
+  int bits, group, rows, k, n;
+  mx::Dtype dtype;
+};
+
+// Returns "" or why the case failed; fills the two distances.
+std::string run_case(const Case& c, float& e_kernel, float& e_qmm) {
+  auto key = mx::random::key(uint64_t(c.bits * 1000003 + c.group * 1009 + c.rows * 7 + c.n));
+  auto [wkey, xkey] = mx::random::split(key);
+  auto w = mx::astype(mx::random::normal({c.n, c.k}, mx::float32, 0.0f, 0.05f, wkey), c.dtype);
+  auto q = mx::quantize(w, c.group, c.bits, "affine");
+  auto x = mx::astype(mx::random::normal({c.rows, c.k}, mx::float32, 0.0f, 1.0f, xkey), c.dtype);
+  auto y = qmv::matmul(x, q[0], q[1], q[2], c.bits, c.group);
+  auto base = mx::quantized_matmul(x, q[0], q[1], q[2], true, c.group, c.bits, "affine");
+  // The weights dequantized in float32 (q·scale + bias, unrounded): the kernel's arithmetic.
+  auto dq = mx::dequantize(q[0], mx::astype(q[1], mx::float32), mx::astype(q[2], mx::float32),
+                           c.group, c.bits, "affine");
+  mx::eval({y, base, dq});
+  auto ref = mx::matmul(mx::astype(x, mx::float32, mx::Device::cpu),
+                        mx::transpose(dq, {1, 0}, mx::Device::cpu), mx::Device::cpu);
+  mx::eval(ref);
+  if (y.shape() != ref.shape() || y.dtype() != c.dtype) return "wrong shape or dtype";
+  const float scale = std::max(max_abs(ref), 1e-20f);
+  e_kernel = max_abs(mx::subtract(mx::astype(y, mx::float32), ref)) / scale;
+  e_qmm = max_abs(mx::subtract(mx::astype(base, mx::float32), ref)) / scale;
+  const float between =
+      max_abs(mx::subtract(mx::astype(y, mx::float32), mx::astype(base, mx::float32))) / scale;
+  if (!std::isfinite(e_kernel) || e_kernel > unit(c.dtype))
+    return "off the float32 reference by " + std::to_string(e_kernel);
+  if (between > e_qmm + unit(c.dtype)) return "off quantized_matmul by " + std::to_string(between);
+  return "";
+}
+
+// `only_bits` > 0: that width's cases only (checks of several widths can run side by side).
+int check(int only_bits) {
+  std::vector<Case> cases;
+  const std::vector<int> rows{1, 2, 3, 4, 5, 8, 9, 16, 33, 64};
+  for (int bits : {2, 3, 4, 5, 6, 8}) {
+    for (int group : {32, 64, 128}) {
+      for (int r : rows) cases.push_back({bits, group, r, 1024, 300, mx::bfloat16});
+      if (bits == 4 || bits == 8) {
+        for (int r : rows) cases.push_back({bits, group, r, 1024, 300, mx::float16});
+      }
+    }
+  }
+  for (int r : rows) cases.push_back({4, 64, r, 1024, 300, mx::float32});
+  // Wide outputs (four columns a warp) and a long input, ragged in both.
+  for (int r : {1, 3, 8, 64}) {
+    cases.push_back({4, 64, r, 4096, 4100, mx::bfloat16});
+    cases.push_back({8, 128, r, 4096 + 1024, 4098, mx::float16});
+    cases.push_back({5, 32, r, 1056, 4097, mx::bfloat16});
+  }
+  int passed = 0, failed = 0;
+  for (const auto& c : cases) {
+    if (only_bits > 0 && c.bits != only_bits) continue;
+    char name[160];
+    std::snprintf(name, sizeof(name), "%d-bit g%d %s rows %d K %d N %d", c.bits, c.group,
+                  dtype_name(c.dtype).c_str(), c.rows, c.k, c.n);
+    float ek = NAN, eq = NAN;
+    std::string why;
+    try {
+      why = run_case(c, ek, eq);
+    } catch (const std::exception& e) {
+      why = std::string("threw: ") + e.what();
+    }
+    if (why.empty()) {
+      ++passed;
+      std::printf("ok %s (kernel %.2e, quantized_matmul %.2e)\n", name, ek, eq);
+    } else {
+      ++failed;
+      std::printf("FAIL %s: %s\n", name, why.c_str());
+    }
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
+
+// Median µs per call of `fn` over `copies` weight copies, `calls` calls an evaluation.
+template <typename F>
+double micros(F fn, int copies, int calls) {
+  for (int i = 0; i < 2; ++i) {
+    std::vector<mx::array> outs;
+    for (int j = 0; j < calls; ++j) outs.push_back(fn(j % copies));
+    mx::eval(outs);
+  }
+  mx::synchronize();
+  std::vector<double> t;
+  for (int round = 0; round < 7; ++round) {
+    std::vector<mx::array> outs;
+    for (int j = 0; j < calls; ++j) outs.push_back(fn(j % copies));
+    auto t0 = std::chrono::steady_clock::now();
+    mx::eval(outs);
+    mx::synchronize();
+    t.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+        calls);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+int bench(int bits, int group, mx::Dtype dtype) {
+  struct Shape {
+    const char* name;
+    int k, n;
+  };
+  const std::vector<Shape> shapes{{"q/o_proj", 4096, 4096},
+                                  {"k/v_proj", 4096, 1024},
+                                  {"gate/up_proj", 4096, 14336},
+                                  {"down_proj", 14336, 4096}};
+  std::printf("%-13s %6s %6s %5s %12s %12s %10s %10s %8s\n", "shape", "K", "N", "rows", "kernel us",
+              "qmm us", "kernel GB/s", "qmm GB/s", "speedup");
+  for (const auto& s : shapes) {
+    const double bytes =
+        double(s.n) * s.k * bits / 8 + 2.0 * s.n * (s.k / group) * mx::size_of(dtype);
+    const int copies = std::max(2, int(std::ceil(256e6 / bytes)));
+    std::vector<std::vector<mx::array>> ws;
+    for (int i = 0; i < copies; ++i) {
+      auto w = mx::astype(mx::random::normal({s.n, s.k}, mx::float32, 0.0f, 0.05f), dtype);
+      ws.push_back(mx::quantize(w, group, bits, "affine"));
+      mx::eval(ws.back());
+    }
+    const int calls = std::max(32, copies);
+    for (int rows : {1, 4, 8, 16, 64}) {
+      auto x = mx::astype(mx::random::normal({rows, s.k}), dtype);
+      mx::eval(x);
+      double tk =
+          micros([&](int i) { return qmv::matmul(x, ws[i][0], ws[i][1], ws[i][2], bits, group); },
+                 copies, calls);
+      double tq = micros(
+          [&](int i) {
+            return mx::quantized_matmul(x, ws[i][0], ws[i][1], ws[i][2], true, group, bits,
+                                        "affine");
+          },
+          copies, calls);
+      std::printf("%-13s %6d %6d %5d %12.1f %12.1f %10.0f %10.0f %7.2fx\n", s.name, s.k, s.n, rows,
+                  tk, tq, bytes / tk / 1e3, bytes / tq / 1e3, tq / tk);
+      std::fflush(stdout);
+    }
+  }
+  std::printf(
+      "GB/s: weight bytes (packed + scales + biases) per call / µs per call; %s, %d-bit g%d\n",
+      dtype_name(dtype).c_str(), bits, group);
+  return 0;
+}
+
+// Inputs the kernel must refuse before anything runs (any backend): each throws
+// std::invalid_argument naming the kernel.
+int refuse() {
+  auto q = mx::quantize(mx::zeros({64, 256}, mx::bfloat16), 64, 4, "affine");
+  auto x = mx::zeros({2, 256}, mx::bfloat16);
+  struct Bad {
+    const char* name;
+    std::function<void()> call;
+  };
+  const std::vector<Bad> bad{
+      {"a 3-D x",
+       [&] {
+         qmv::matmul(mx::zeros({1, 2, 256}, mx::bfloat16), q[0], q[1], q[2], 4, 64);
+       }},
+      {"65 rows",
+       [&] {
+         qmv::matmul(mx::zeros({65, 256}, mx::bfloat16), q[0], q[1], q[2], 4, 64);
+       }},
+      {"bits that do not match the packing", [&] { qmv::matmul(x, q[0], q[1], q[2], 8, 64); }},
+      {"a group size it does not take", [&] { qmv::matmul(x, q[0], q[1], q[2], 4, 256); }},
+      {"scales of another dtype",
+       [&] { qmv::matmul(x, q[0], mx::astype(q[1], mx::float16), q[2], 4, 64); }},
+      {"scales of another shape",
+       [&] {
+         qmv::matmul(x, q[0], mx::zeros({32, 4}, mx::bfloat16), q[2], 4, 64);
+       }},
+      {"an input size not a multiple of 32", [&] {
+         qmv::matmul(mx::zeros({1, 48}, mx::bfloat16), mx::zeros({64, 6}, mx::uint32),
+                     mx::zeros({64, 1}, mx::bfloat16), mx::zeros({64, 1}, mx::bfloat16), 4, 48);
+       }}};
+  int passed = 0, failed = 0;
+  for (const auto& b : bad) {
+    std::string why = "accepted";
+    try {
+      b.call();
+    } catch (const std::invalid_argument& e) {
+      why = std::string(e.what()).rfind("[qmv]", 0) == 0 ? "" : std::string("unclear: ") + e.what();
+    } catch (const std::exception& e) {
+      why = std::string("wrong exception: ") + e.what();
+    }
+    if (why.empty())
+      ++passed, std::printf("ok refuses %s\n", b.name);
+    else
+      ++failed, std::printf("FAIL %s: %s\n", b.name, why.c_str());
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
+
+std::string arg(int argc, char** argv, const std::string& key, const std::string& fallback) {
+  for (int i = 2; i + 1 < argc; ++i) {
+    if (argv[i] == key) return argv[i + 1];
+  }
+  return fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  try {
+    if (mode == "backend") {
+      std::cout << backend_name() << std::endl;
+      return 0;
+    }
+    if (mode == "refuse") return refuse();
+    if (mode != "check" && mode != "bench") {
+      std::cerr << "usage: qmv_test backend | refuse | check [--bits B] | bench [--bits 4] "
+                   "[--group 64] [--dtype bfloat16]\n";
+      return 2;
+    }
+    if (backend_name() != "cuda") {
+      std::cout << "not run: the kernel needs MLX's CUDA backend; this is " << backend_name()
+                << std::endl;
+      return 0;
+    }
+    if (mode == "check") return check(std::stoi(arg(argc, argv, "--bits", "0")));
+    return bench(std::stoi(arg(argc, argv, "--bits", "4")),
+                 std::stoi(arg(argc, argv, "--group", "64")),
+                 parse_dtype(arg(argc, argv, "--dtype", "bfloat16")));
+  } catch (const std::exception& e) {
+    std::cerr << "qmv_test: " << e.what() << std::endl;
+    return 1;
+  }
+}
