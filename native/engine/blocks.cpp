@@ -28,7 +28,8 @@ Attention Attention::take(WeightMap& w, const std::string& p, const AttentionSha
   if (w.count(p + ".qkv_proj.weight")) {
     a.qkv_ = Linear::take(w, p + ".qkv_proj", s.hidden, dt);
     if (a.qkv_->out_dims != q_rows + 2 * kv_rows)
-      throw EngineError("INVALID_MODEL", "[load] " + p + ".qkv_proj shape does not match the config");
+      throw EngineError("INVALID_MODEL",
+                        "[load] " + p + ".qkv_proj shape does not match the config");
     if (options.qkv_bias && !a.qkv_->bias)
       throw EngineError("INVALID_MODEL", "[load] missing q/k/v biases in " + p);
     a.parts_.add(*a.qkv_);
@@ -84,7 +85,8 @@ mx::array Attention::operator()(const mx::array& x, int layer, KVCache& cache,
   q = rope(q, step);
   k = rope(k, step);
   auto [keys, values] = cache.update(layer, k, v, step);
-  const float scale = 1.0f / std::sqrt(float(D));
+  // As mlx-lm computes it (head_dim ** -0.5 in double precision, then float32).
+  const float scale = float(std::pow(double(D), -0.5));
   auto o = mask ? mx::fast::scaled_dot_product_attention(q, keys, values, scale, mask->mode,
                                                          mask->mask, sinks_)
                 : mx::fast::scaled_dot_product_attention(q, keys, values, scale, step.mask_mode,
@@ -121,7 +123,8 @@ SwiGLU SwiGLU::take(WeightMap& w, const std::string& p, int hidden, int intermed
   if (w.count(p + ".gate_up_proj.weight")) {
     m.gate_up_ = Linear::take(w, p + ".gate_up_proj", hidden, dt);
     if (m.gate_up_->out_dims != 2 * intermediate)
-      throw EngineError("INVALID_MODEL", "[load] " + p + ".gate_up_proj shape does not match the config");
+      throw EngineError("INVALID_MODEL",
+                        "[load] " + p + ".gate_up_proj shape does not match the config");
     m.parts_.add(*m.gate_up_);
   } else {
     Linear gate = Linear::take(w, p + ".gate_proj", hidden, dt);
@@ -133,7 +136,8 @@ SwiGLU SwiGLU::take(WeightMap& w, const std::string& p, int hidden, int intermed
     if (!m.gate_up_) m.gate_ = gate, m.up_ = up;
   }
   if (m.down_.out_dims != hidden)
-    throw EngineError("INVALID_MODEL", "[load] " + p + ".down_proj shape does not match the config");
+    throw EngineError("INVALID_MODEL",
+                      "[load] " + p + ".down_proj shape does not match the config");
   m.parts_.add(m.down_);
   return m;
 }
@@ -178,7 +182,8 @@ std::optional<AttentionMask> window_mask(const CacheStep& step, int window) {
   if (window <= 0 || end <= window) return std::nullopt;  // nothing falls out of the window
   // Query i of row b is at offset_b + i and sees keys j with pos - window < j <= pos.
   const int B = int(step.offsets.size());
-  auto offsets = step.uniform ? mx::array(step.offsets[0]) : mx::reshape(step.offset_array, {B, 1, 1});
+  auto offsets =
+      step.uniform ? mx::array(step.offsets[0]) : mx::reshape(step.offset_array, {B, 1, 1});
   auto pos = mx::add(offsets, mx::reshape(mx::arange(L, mx::int32), {L, 1}));  // [B|1, L, 1]
   auto cols = mx::reshape(mx::arange(end, mx::int32), {1, end});
   auto visible = mx::logical_and(mx::less_equal(cols, pos),

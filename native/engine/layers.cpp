@@ -102,8 +102,7 @@ std::optional<Linear> Linear::fuse(const std::vector<const Linear*>& parts) {
   const Linear& first = *parts.front();
   for (const Linear* p : parts) {
     if (p->bits != first.bits || p->group_size != first.group_size || p->mode != first.mode ||
-        p->in_dims != first.in_dims ||
-        p->biases.has_value() != first.biases.has_value() ||
+        p->in_dims != first.in_dims || p->biases.has_value() != first.biases.has_value() ||
         p->bias.has_value() != first.bias.has_value()) {
       return std::nullopt;
     }
@@ -180,8 +179,7 @@ mx::array Linear::apply(const mx::array& x, mx::StreamOrDevice s) const {
     x2 = mx::pad(mx::reshape(x2, {rows, K}, s), {{0, pad - rows}, {0, 0}}, mx::array(0, x.dtype()),
                  "constant", s);
   }
-  mx::array y =
-      mx::quantized_matmul(x2, weight, *scales, biases, true, group_size, bits, mode, s);
+  mx::array y = mx::quantized_matmul(x2, weight, *scales, biases, true, group_size, bits, mode, s);
   if (padded) y = mx::slice(y, {0, 0}, {rows, y.shape(1)}, s);
   if (batched || padded) {
     auto shape = x.shape();

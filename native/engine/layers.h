@@ -35,8 +35,8 @@ QuantFormat read_quant_format(const mx::array& weight, const mx::array& scales, 
 struct Linear {
   mx::array weight = mx::array(0.0f);
   std::optional<mx::array> scales, biases, bias;
-  int bits = 0, group_size = 0;  // 0 bits: not quantized
-  std::string mode = "affine";   // quantization mode
+  int bits = 0, group_size = 0;   // 0 bits: not quantized
+  std::string mode = "affine";    // quantization mode
   mx::Dtype dtype = mx::float32;  // compute dtype
   int in_dims = 0, out_dims = 0;
 

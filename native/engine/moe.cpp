@@ -69,11 +69,10 @@ SwitchLinear SwitchLinear::take(WeightMap& w, const std::string& block, const st
 
 mx::array SwitchLinear::operator()(const mx::array& x, const mx::array& indices,
                                    bool sorted) const {
-  auto y = format.bits ? mx::gather_qmm(x, weight, *scales, biases, std::nullopt, indices, true,
-                                        format.group_size, format.bits, format.mode,
-                                        std::nullopt, sorted)
-                       : mx::gather_mm(x, mx::swapaxes(weight, -1, -2), std::nullopt, indices,
-                                       sorted);
+  auto y = format.bits
+               ? mx::gather_qmm(x, weight, *scales, biases, std::nullopt, indices, true,
+                                format.group_size, format.bits, format.mode, std::nullopt, sorted)
+               : mx::gather_mm(x, mx::swapaxes(weight, -1, -2), std::nullopt, indices, sorted);
   if (bias) y = mx::add(y, mx::expand_dims(mx::take(*bias, indices, 0), -2));
   return y;
 }
@@ -90,7 +89,8 @@ SparseMoe SparseMoe::take(WeightMap& w, const std::string& p, const MoeConfig& c
   SparseMoe m;
   m.config_ = c;
   if (c.experts <= 0 || c.top_k <= 0 || c.top_k > c.experts)
-    throw EngineError("INVALID_MODEL", "[load] config.json: experts per token must be in [1, experts]");
+    throw EngineError("INVALID_MODEL",
+                      "[load] config.json: experts per token must be in [1, experts]");
   m.router_ = Linear::take(w, p + "." + c.router, c.hidden, dt);
   if (m.router_.out_dims != c.experts)
     throw EngineError("INVALID_MODEL", "[load] " + p + "." + c.router + " does not route to " +
@@ -122,7 +122,8 @@ mx::array SparseMoe::experts(const mx::array& x, const mx::array& indices) const
   mx::array h(0.0f);
   if (config_.activation == "clamped") {
     auto g = mx::minimum(gate, mx::array(config_.limit, gate.dtype()));
-    auto u = mx::clip(up, mx::array(-config_.limit, up.dtype()), mx::array(config_.limit, up.dtype()));
+    auto u =
+        mx::clip(up, mx::array(-config_.limit, up.dtype()), mx::array(config_.limit, up.dtype()));
     auto glu = mx::multiply(g, mx::sigmoid(mx::multiply(mx::array(config_.alpha, g.dtype()), g)));
     h = mx::multiply(mx::add(u, mx::array(1.0f, u.dtype())), glu);
   } else {
@@ -142,13 +143,15 @@ mx::array SparseMoe::operator()(const mx::array& x) const {
   const int E = config_.experts, k = config_.top_k;
   auto logits = router_(x);
   if (config_.routing == "topk_softmax") {
-    auto inds = mx::slice(mx::argpartition(logits, E - k, -1), {0, 0, E - k}, {x.shape(0), x.shape(1), E});
+    auto inds =
+        mx::slice(mx::argpartition(logits, E - k, -1), {0, 0, E - k}, {x.shape(0), x.shape(1), E});
     auto weights = mx::softmax(mx::take_along_axis(logits, inds, -1), -1, true);
     auto y = experts(x, inds);
     return mx::sum(mx::multiply(y, mx::expand_dims(weights, -1)), -2);
   }
   auto gates = mx::softmax(logits, -1, true);
-  auto inds = mx::slice(mx::argpartition(gates, E - k, -1), {0, 0, E - k}, {x.shape(0), x.shape(1), E});
+  auto inds =
+      mx::slice(mx::argpartition(gates, E - k, -1), {0, 0, E - k}, {x.shape(0), x.shape(1), E});
   auto scores = mx::take_along_axis(gates, inds, -1);
   if (config_.norm_topk) scores = mx::divide(scores, mx::sum(scores, -1, true));
   auto y = experts(x, inds);

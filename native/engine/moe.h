@@ -37,7 +37,7 @@ struct MoeConfig {
   // `limit`, (up + 1) * gate * sigmoid(alpha * gate).
   std::string activation = "silu";
   float alpha = 1.702f, limit = 7.0f;
-  std::string router = "gate";         // the router's weight name under the block
+  std::string router = "gate";              // the router's weight name under the block
   std::string experts_name = "switch_mlp";  // the stacked experts' name under the block
 };
 

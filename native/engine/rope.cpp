@@ -34,9 +34,8 @@ mx::array llama3_frequencies(int dims, const RopeConfig& c) {
 
 // base^(2i / dims) for i < dims / 2: the unscaled periods.
 mx::array base_periods(int dims, float base) {
-  return mx::power(mx::array(base),
-                   mx::divide(mx::arange(0.0, double(dims), 2.0, mx::float32),
-                              mx::array(float(dims))));
+  return mx::power(mx::array(base), mx::divide(mx::arange(0.0, double(dims), 2.0, mx::float32),
+                                               mx::array(float(dims))));
 }
 
 float yarn_mscale(float scale, float mscale) {
@@ -55,14 +54,14 @@ void yarn(Rope& r, const RopeConfig& c, int dims) {
   if (low == high) high += 0.001;  // no empty ramp
   auto extra = base_periods(dims, c.theta);
   auto inter = mx::multiply(mx::array(c.factor), extra);
-  auto ramp = mx::clip(mx::divide(mx::subtract(mx::arange(dims / 2, mx::float32),
-                                               mx::array(float(low))),
-                                  mx::array(float(high - low))),
-                       mx::array(0.0f), mx::array(1.0f));
+  auto ramp =
+      mx::clip(mx::divide(mx::subtract(mx::arange(dims / 2, mx::float32), mx::array(float(low))),
+                          mx::array(float(high - low))),
+               mx::array(0.0f), mx::array(1.0f));
   auto mask = mx::subtract(mx::array(1.0f), ramp);
-  r.freqs = mx::divide(mx::multiply(inter, extra),
-                       mx::add(mx::multiply(inter, mask),
-                               mx::multiply(extra, mx::subtract(mx::array(1.0f), mask))));
+  r.freqs = mx::divide(
+      mx::multiply(inter, extra),
+      mx::add(mx::multiply(inter, mask), mx::multiply(extra, mx::subtract(mx::array(1.0f), mask))));
   r.input_scale = yarn_mscale(c.factor, c.mscale) / yarn_mscale(c.factor, c.mscale_all_dim);
 }
 

@@ -28,7 +28,8 @@ void unpack_original_experts(WeightMap& w) {
   for (const auto& [k, v] : w) keys.push_back(k);
   for (const auto& k : keys) {
     auto cut = [&](const std::string& suffix) {
-      return k.size() > suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0
+      return k.size() > suffix.size() &&
+                     k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0
                  ? k.substr(0, k.size() - suffix.size())
                  : std::string();
     };
@@ -77,7 +78,8 @@ std::unique_ptr<Model> load_gpt_oss(LoadContext& ctx) {
       t = (*types)[i].get<std::string>();
     }
     if (t != "sliding_attention" && t != "full_attention")
-      throw EngineError("UNSUPPORTED_ARCHITECTURE", "[load] layer type \"" + t + "\" is not supported");
+      throw EngineError("UNSUPPORTED_ARCHITECTURE",
+                        "[load] layer type \"" + t + "\" is not supported");
     options.windows.push_back(t == "sliding_attention" ? window : 0);
   }
   MoeConfig moe;

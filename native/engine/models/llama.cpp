@@ -15,8 +15,8 @@ namespace {
 struct Block {
   mx::array attn_norm{0.0f}, mlp_norm{0.0f};
   Attention attn;
-  std::optional<SwiGLU> mlp;
-  std::optional<SparseMoe> moe;
+  std::optional<SwiGLU> mlp = std::nullopt;
+  std::optional<SparseMoe> moe = std::nullopt;
   bool rope = true;
   int window = 0;
 };

@@ -27,7 +27,8 @@ std::unique_ptr<Model> load_smollm3(LoadContext& ctx) {
   } else {
     const int interval = config_int(ctx.config, "no_rope_layer_interval", 4);
     if (interval <= 0)
-      throw EngineError("INVALID_MODEL", "[load] config.json: no_rope_layer_interval must be positive");
+      throw EngineError("INVALID_MODEL",
+                        "[load] config.json: no_rope_layer_interval must be positive");
     for (int i = 0; i < c.num_layers; ++i) options.rope_layers.push_back((i + 1) % interval != 0);
   }
   return load_llama_decoder(ctx, c, options);
