@@ -305,7 +305,7 @@ for (const t of TINY) {
       expect(ids.texts).toEqual(ref.tokenized.texts);
       expect(ids.chats).toEqual(ref.tokenized.chat);
       native.forEach((r, i) => expect(r.usage.promptTokens).toBe([...ids.texts, ...ids.chats][i].length));
-    }, 300_000);
+    }, 600_000); // waits for the references queued before this model's (one process at a time)
 
     it(`decodes ${MAX_TOKENS} greedy tokens per prompt exactly as mlx-lm does, with matching distributions`, async () => {
       const ref = await refs.get(t.model)!;
