@@ -21,16 +21,18 @@ const PROMPTS = [
   'Please answer briefly.',
 ];
 
-const FAMILIES: { model: TinyModel; family: string }[] = [
-  { model: 'tiny-smollm3', family: 'smollm3' },
-  { model: 'tiny-phi3', family: 'phi3' },
-  { model: 'tiny-qwen3-moe', family: 'qwen3_moe' },
-  { model: 'tiny-qwen3-moe-q4', family: 'qwen3_moe' },
-  { model: 'tiny-gpt-oss', family: 'gpt_oss' },
-  { model: 'tiny-gpt-oss-q8', family: 'gpt_oss' },
+// quantization: what ModelInfo reports (the config's quantization block, or the published
+// checkpoint's quantization_config for gpt-oss; the engine's weight summary otherwise).
+const FAMILIES: { model: TinyModel; family: string; quantization: string }[] = [
+  { model: 'tiny-smollm3', family: 'smollm3', quantization: 'float32' },
+  { model: 'tiny-phi3', family: 'phi3', quantization: 'float32' },
+  { model: 'tiny-qwen3-moe', family: 'qwen3_moe', quantization: 'float32' },
+  { model: 'tiny-qwen3-moe-q4', family: 'qwen3_moe', quantization: '4-bit g32' },
+  { model: 'tiny-gpt-oss', family: 'gpt_oss', quantization: 'mxfp4' },
+  { model: 'tiny-gpt-oss-q8', family: 'gpt_oss', quantization: 'mxfp4' },
 ];
 
-for (const { model: name, family } of FAMILIES) {
+for (const { model: name, family, quantization } of FAMILIES) {
   describe(`${name}: batched decoding`, () => {
     let model: Model;
     beforeAll(async () => {
@@ -41,6 +43,8 @@ for (const { model: name, family } of FAMILIES) {
     it(`loads as the ${family} family`, () => {
       expect(model.info.family).toBe(family);
       expect(model.info.architecture).toBe(family);
+      expect(model.info.quantization).toBe(quantization);
+      expect(model.info.weightBytes).toBeGreaterThan(0);
     });
 
     it('gives each of several concurrent greedy requests of different lengths the tokens it gets alone', async () => {

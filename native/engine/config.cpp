@@ -85,9 +85,14 @@ DecoderConfig read_decoder_config(const Json& c) {
   if (!(d.rms_norm_eps > 0)) bad("rms_norm_eps must be positive");
 
   RopeConfig& r = d.rope;
-  r.theta = config_float(c, "rope_theta", r.theta);
+  // transformers >= 5 nests rope_theta and the scaling under rope_parameters.
+  auto params = c.find("rope_parameters");
+  const bool nested = params != c.end() && params->is_object();
+  r.theta = config_float(c, "rope_theta",
+                         nested ? config_float(*params, "rope_theta", r.theta) : r.theta);
   r.traditional = config_bool(c, "rope_traditional", r.traditional);
   auto rs = c.find("rope_scaling");
+  if ((rs == c.end() || rs->is_null()) && nested) rs = params;
   if (rs != c.end() && rs->is_object()) {
     std::string t = rs->value("rope_type", rs->value("type", std::string()));
     if (t == "su") t = "longrope";
