@@ -28,6 +28,7 @@ Writes, deterministically (fixed seeds):
                            gather_qmm, an 8-bit router)
     OUTDIR/tiny-gpt-oss-q8 tiny-gpt-oss as mlx-lm saves it (MLX layout) with the other
                            layers quantized to 8 bits, like mlx-community's MXFP4-Q8
+    OUTDIR/tiny-phi3-mxfp4 tiny-phi3 quantized by mlx-lm in MXFP4 mode, embedding included
 
 Each directory holds config.json, model.safetensors, tokenizer.json and
 tokenizer_config.json (byte-level BPE trained here, ChatML chat template).
@@ -541,6 +542,8 @@ FAMILY_QUANTIZED = {
     ),
     # mlx-lm keeps the MXFP4 experts (they have no to_quantized) and quantizes the rest.
     "tiny-gpt-oss-q8": ("tiny-gpt-oss", 64, 8, {}),
+    # Every layer in MLX's MXFP4 mode (uint8 scales, no biases), the embedding included.
+    "tiny-phi3-mxfp4": ("tiny-phi3", 32, 4, {}, "mxfp4"),
 }
 
 # name -> (source, group_size, bits, per-layer overrides)
@@ -577,7 +580,7 @@ def write_model(out: Path, spec: dict):
     save_weights(out, make_weights(cfg, spec["seed"]), cfg["torch_dtype"])
 
 
-def write_quantized(out: Path, src: Path, group_size: int, bits: int, overrides: dict):
+def write_quantized(out: Path, src: Path, group_size: int, bits: int, overrides: dict, mode: str = "affine"):
     from mlx_lm.utils import load_model, quantize_model, save_config, save_model
 
     if out.exists():
@@ -588,7 +591,7 @@ def write_quantized(out: Path, src: Path, group_size: int, bits: int, overrides:
         return overrides.get(path, True)
 
     model, qconfig = quantize_model(
-        model, config, group_size=group_size, bits=bits, quant_predicate=predicate
+        model, config, group_size=group_size, bits=bits, mode=mode, quant_predicate=predicate
     )
     save_model(out, model)
     save_config(qconfig, config_path=out / "config.json")
@@ -635,8 +638,8 @@ def main():
     for name, spec in models.items():
         write_model(outdir / name, spec)
         print(f"wrote {outdir / name}")
-    for name, (src, gs, bits, overrides) in quantized.items():
-        write_quantized(outdir / name, outdir / src, gs, bits, overrides)
+    for name, (src, gs, bits, overrides, *mode) in quantized.items():
+        write_quantized(outdir / name, outdir / src, gs, bits, overrides, *mode)
         print(f"wrote {outdir / name}")
 
     if not args.no_verify:

@@ -30,6 +30,7 @@ const FAMILIES: { model: TinyModel; family: string; quantization: string }[] = [
   { model: 'tiny-qwen3-moe-q4', family: 'qwen3_moe', quantization: '4-bit g32' },
   { model: 'tiny-gpt-oss', family: 'gpt_oss', quantization: 'mxfp4' },
   { model: 'tiny-gpt-oss-q8', family: 'gpt_oss', quantization: 'mxfp4' },
+  { model: 'tiny-phi3-mxfp4', family: 'phi3', quantization: 'mxfp4' },
 ];
 
 for (const { model: name, family, quantization } of FAMILIES) {

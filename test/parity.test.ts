@@ -108,6 +108,7 @@ const TINY: { model: TinyModel; dtype: 'float32' | 'float16'; slidingWindow?: tr
   { model: 'tiny-qwen3-moe-q4', dtype: 'float32' },
   { model: 'tiny-gpt-oss', dtype: 'float32', slidingWindow: true },
   { model: 'tiny-gpt-oss-q8', dtype: 'float32', slidingWindow: true },
+  { model: 'tiny-phi3-mxfp4', dtype: 'float32' },
 ];
 
 interface Reference {

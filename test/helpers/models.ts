@@ -35,6 +35,7 @@ export const TINY_MODELS = [
   'tiny-gpt-oss',
   'tiny-qwen3-moe-q4',
   'tiny-gpt-oss-q8',
+  'tiny-phi3-mxfp4',
 ] as const;
 export type TinyModel = (typeof TINY_MODELS)[number];
 
