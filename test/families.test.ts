@@ -112,6 +112,7 @@ describe('family configs', () => {
     ['tiny-phi3', (c: Record<string, unknown>) => ((c.rope_scaling as Record<string, unknown>).long_factor = [1, 2]), /long_factor/],
     ['tiny-phi3', (c: Record<string, unknown>) => (c.num_key_value_heads = 4), /qkv_proj/],
     ['tiny-smollm3', (c: Record<string, unknown>) => (c.no_rope_layers = [1, 0]), /no_rope_layers/],
+    ['tiny-phi3', (c: Record<string, unknown>) => (c.partial_rotary_factor = 0.625), /partial_rotary_factor/],
   ] as const)('refuses %s with a config that contradicts it (INVALID_MODEL)', async (source, edit, message) => {
     const err = await loadError(await edited(source, edit));
     expect(err.code, err.message).toBe('INVALID_MODEL');

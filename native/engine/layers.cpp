@@ -81,6 +81,10 @@ Linear Linear::take(WeightMap& weights, const std::string& prefix, int in_dims, 
     throw EngineError("INVALID_MODEL", "[load] " + prefix + " is not a matrix");
   l.out_dims = l.weight.shape(0);
   l.dtype = dtype;
+  if (weights.count(prefix + ".global_scale")) {
+    throw EngineError("UNSUPPORTED_QUANTIZATION",
+                      "[load] " + prefix + " has an nvfp4 global scale, which is not supported");
+  }
   if (l.scales) {
     QuantFormat q = read_quant_format(l.weight, *l.scales, l.biases.has_value(), in_dims, prefix);
     l.bits = q.bits, l.group_size = q.group_size, l.mode = q.mode;

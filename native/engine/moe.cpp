@@ -39,6 +39,10 @@ SwitchLinear SwitchLinear::take(WeightMap& w, const std::string& block, const st
     auto a = take_optional(w, p + suffix);
     return a ? a : take_per_expert(w, block, name, suffix, experts);
   };
+  if (w.count(p + ".global_scale")) {
+    throw EngineError("UNSUPPORTED_QUANTIZATION",
+                      "[load] " + p + " has an nvfp4 global scale, which is not supported");
+  }
   auto weight = part(".weight");
   if (!weight) throw EngineError("INVALID_MODEL", "[load] missing weight " + p + ".weight");
   l.weight = *weight;
