@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write tiny random-weight models for tests (llama, qwen2, qwen3 + quantized).
+"""Write tiny random-weight models for tests (llama, qwen2, qwen3, smollm3, phi3,
+qwen3_moe, gpt_oss + quantized).
 
 Usage (with the project venv, see scripts/setup-venv.sh):
 
@@ -15,6 +16,19 @@ Writes, deterministically (fixed seeds):
                            per-layer overrides (one 8-bit layer, one left dense)
     OUTDIR/tiny-qwen2-q4   tiny-qwen2 quantized by mlx-lm (4-bit, group 32): a
                            quantized tied embedding used as the output projection
+    OUTDIR/tiny-smollm3    float32, tied, every third layer without rope (NoPE)
+    OUTDIR/tiny-phi3       float32, fused qkv_proj / gate_up_proj, partial rotary,
+                           LongRoPE scaling
+    OUTDIR/tiny-qwen3-moe  float32, 8 experts top-4 stored per expert as Hugging Face
+                           publishes them, one dense layer (mlp_only_layers)
+    OUTDIR/tiny-gpt-oss    the original gpt-oss layout: MXFP4 expert blocks with gate
+                           and up rows interleaved, attention sinks, sliding windows
+                           of 8, YaRN rope
+    OUTDIR/tiny-qwen3-moe-q4  tiny-qwen3-moe quantized by mlx-lm (4-bit experts through
+                           gather_qmm, an 8-bit router)
+    OUTDIR/tiny-gpt-oss-q8 tiny-gpt-oss as mlx-lm saves it (MLX layout) with the other
+                           layers quantized to 8 bits, like mlx-community's MXFP4-Q8
+    OUTDIR/tiny-phi3-mxfp4 tiny-phi3 quantized by mlx-lm in MXFP4 mode, embedding included
 
 Each directory holds config.json, model.safetensors, tokenizer.json and
 tokenizer_config.json (byte-level BPE trained here, ChatML chat template).
@@ -30,6 +44,9 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+# The families with weight layouts of their own (scripts/ is on sys.path when this runs).
+from tiny_families import FAMILY_MODELS, FAMILY_QUANTIZED, FAMILY_WEIGHTS
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -149,6 +166,8 @@ def write_tokenizer(out: Path, tok: Tokenizer, bos_token, add_bos_token):
 
 def make_weights(cfg: dict, seed: int) -> dict:
     """Random weights with Hugging Face names, numpy float32 arrays."""
+    if cfg["model_type"] in FAMILY_WEIGHTS:
+        return FAMILY_WEIGHTS[cfg["model_type"]](cfg, seed)
     rng = np.random.default_rng(seed)
     H = cfg["hidden_size"]
     I = cfg["intermediate_size"]
@@ -192,7 +211,11 @@ def make_weights(cfg: dict, seed: int) -> dict:
 
 def save_weights(out: Path, weights: dict, dtype: str):
     mx_dtype = {"float32": mx.float32, "float16": mx.float16}[dtype]
-    arrays = {k: mx.array(v).astype(mx_dtype) for k, v in sorted(weights.items())}
+    # Packed quantized tensors (uint8) are kept as they are.
+    arrays = {
+        k: mx.array(v) if v.dtype == np.uint8 else mx.array(v).astype(mx_dtype)
+        for k, v in sorted(weights.items())
+    }
     mx.save_safetensors(str(out / "model.safetensors"), arrays, metadata={"format": "pt"})
 
 
@@ -312,7 +335,7 @@ def write_model(out: Path, spec: dict):
     save_weights(out, make_weights(cfg, spec["seed"]), cfg["torch_dtype"])
 
 
-def write_quantized(out: Path, src: Path, group_size: int, bits: int, overrides: dict):
+def write_quantized(out: Path, src: Path, group_size: int, bits: int, overrides: dict, mode: str = "affine"):
     from mlx_lm.utils import load_model, quantize_model, save_config, save_model
 
     if out.exists():
@@ -323,7 +346,7 @@ def write_quantized(out: Path, src: Path, group_size: int, bits: int, overrides:
         return overrides.get(path, True)
 
     model, qconfig = quantize_model(
-        model, config, group_size=group_size, bits=bits, quant_predicate=predicate
+        model, config, group_size=group_size, bits=bits, mode=mode, quant_predicate=predicate
     )
     save_model(out, model)
     save_config(qconfig, config_path=out / "config.json")
@@ -365,16 +388,18 @@ def main():
     outdir = Path(args.outdir).resolve()
     outdir.mkdir(parents=True, exist_ok=True)
 
-    for name, spec in MODELS.items():
+    models = {**MODELS, **FAMILY_MODELS}
+    quantized = {**QUANTIZED, **FAMILY_QUANTIZED}
+    for name, spec in models.items():
         write_model(outdir / name, spec)
         print(f"wrote {outdir / name}")
-    for name, (src, gs, bits, overrides) in QUANTIZED.items():
-        write_quantized(outdir / name, outdir / src, gs, bits, overrides)
+    for name, (src, gs, bits, overrides, *mode) in quantized.items():
+        write_quantized(outdir / name, outdir / src, gs, bits, overrides, *mode)
         print(f"wrote {outdir / name}")
 
     if not args.no_verify:
         print("verifying with mlx_lm.load + greedy generate_step:")
-        for name in list(MODELS) + list(QUANTIZED):
+        for name in list(models) + list(quantized):
             verify(outdir / name)
 
 

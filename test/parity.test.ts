@@ -2,8 +2,8 @@
 // mlx-native load the same MLX directories and must agree on prompt token ids, on 64 greedy
 // tokens per prompt, and on the distribution at the last prompt position. The real SmolLM2
 // fixture (converted by mlx-native's own converter, float32) and the tiny random-weight models
-// of every supported family (llama, qwen2, qwen3, and quantized ones with per-layer overrides)
-// are covered; the fixture GGUF loaded directly must give the converted directory's tokens.
+// of every supported family (llama, qwen2, qwen3, smollm3, phi3, qwen3_moe, gpt_oss, and
+// quantized ones with per-layer overrides, MoE experts through gather_qmm, MXFP4) are covered; the fixture GGUF loaded directly must give the converted directory's tokens.
 //
 // A greedy mismatch is reported with mlx-lm's top-1/top-2 margin at the diverging step: a margin
 // below ~1e-4 would be a numerical tie that two correct implementations may break differently,
@@ -51,6 +51,15 @@ const NORM_TOL = 1e-3;
  * (2^-11); the tolerance allows four.
  */
 const MARGIN_TOL = { float32: 1e-5, float16: 2 ** -9 } as const;
+/*
+ * Sliding-window models (gpt-oss): mlx-lm decodes their window layers from a rotating buffer whose
+ * keys sit in another order than mlx-native's positional cache, and with a different number of
+ * masked keys, so attention sums the same terms in another order. Tokens and the one-pass
+ * last-position logits still agree exactly (measured 0); the per-step margins differ by float32
+ * rounding: measured up to 4.4e-5 relative (1.05e-5 absolute on the same model with the window
+ * widened past the prompt: 0). The tolerance allows about four times that.
+ */
+const WINDOW_MARGIN_TOL = 2e-4;
 
 interface Suite {
   name: string;
@@ -87,12 +96,19 @@ const TINY_CHATS: ChatMessage[][] = [
   ],
 ];
 // float16 for the Qwen2 pair: their weights are float16 and mlx-lm computes in float16.
-const TINY: { model: TinyModel; dtype: 'float32' | 'float16' }[] = [
+const TINY: { model: TinyModel; dtype: 'float32' | 'float16'; slidingWindow?: true }[] = [
   { model: 'tiny-llama', dtype: 'float32' },
   { model: 'tiny-qwen2', dtype: 'float16' },
   { model: 'tiny-qwen3', dtype: 'float32' },
   { model: 'tiny-llama-q4', dtype: 'float32' },
   { model: 'tiny-qwen2-q4', dtype: 'float16' },
+  { model: 'tiny-smollm3', dtype: 'float32' },
+  { model: 'tiny-phi3', dtype: 'float32' },
+  { model: 'tiny-qwen3-moe', dtype: 'float32' },
+  { model: 'tiny-qwen3-moe-q4', dtype: 'float32' },
+  { model: 'tiny-gpt-oss', dtype: 'float32', slidingWindow: true },
+  { model: 'tiny-gpt-oss-q8', dtype: 'float32', slidingWindow: true },
+  { model: 'tiny-phi3-mxfp4', dtype: 'float32' },
 ];
 
 interface Reference {
@@ -206,20 +222,26 @@ function marginError(native: GenerationResult, ref: ReferenceCaseResult): number
   return worst;
 }
 
-function checkDistributions(label: string, dtype: 'float32' | 'float16', native: GenerationResult[], ref: ReferenceCaseResult[]): void {
+function checkDistributions(
+  label: string,
+  dtype: 'float32' | 'float16',
+  native: GenerationResult[],
+  ref: ReferenceCaseResult[],
+  marginTol: number = MARGIN_TOL[dtype],
+): void {
   const errs = native.map((r, i) => distributionError(r, ref[i]));
   const margins = native.map((r, i) => marginError(r, ref[i]));
   const max = (xs: number[]) => Math.max(...xs).toExponential(2);
   console.log(
     `[parity] ${label}: last position, top-${TOP}: logit error ${max(errs.map((e) => e.logit))} of the range ` +
       `(tolerance ${LOGIT_TOL}), normalization ${max(errs.map((e) => e.norm))} (tolerance ${NORM_TOL}); ` +
-      `per-step margins: ${max(margins)} relative (tolerance ${MARGIN_TOL[dtype]})`,
+      `per-step margins: ${max(margins)} relative (tolerance ${marginTol})`,
   );
   errs.forEach((e, i) => {
     expect(e.logit, `${label} case ${i}: logits (fraction of the range ${e.range})`).toBeLessThanOrEqual(LOGIT_TOL);
     expect(e.norm, `${label} case ${i}: logprob normalization`).toBeLessThanOrEqual(NORM_TOL);
   });
-  margins.forEach((m, i) => expect(m, `${label} case ${i}: per-step margins`).toBeLessThanOrEqual(MARGIN_TOL[dtype]));
+  margins.forEach((m, i) => expect(m, `${label} case ${i}: per-step margins`).toBeLessThanOrEqual(marginTol));
 }
 
 describe(`parity: ${SMOL.name} vs mlx-lm`, () => {
@@ -284,12 +306,12 @@ for (const t of TINY) {
       expect(ids.texts).toEqual(ref.tokenized.texts);
       expect(ids.chats).toEqual(ref.tokenized.chat);
       native.forEach((r, i) => expect(r.usage.promptTokens).toBe([...ids.texts, ...ids.chats][i].length));
-    }, 300_000);
+    }, 600_000); // waits for the references queued before this model's (one process at a time)
 
     it(`decodes ${MAX_TOKENS} greedy tokens per prompt exactly as mlx-lm does, with matching distributions`, async () => {
       const ref = await refs.get(t.model)!;
       expectSameTokens(t.model, native, ref.generated);
-      checkDistributions(t.model, t.dtype, native, ref.generated);
+      checkDistributions(t.model, t.dtype, native, ref.generated, t.slidingWindow ? WINDOW_MARGIN_TOL : MARGIN_TOL[t.dtype]);
     }, 300_000);
   });
 }

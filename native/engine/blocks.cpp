@@ -21,34 +21,51 @@ void append(std::vector<mx::array>& out, const Linear& l) {
 }  // namespace
 
 Attention Attention::take(WeightMap& w, const std::string& p, const AttentionShape& s,
-                          bool qkv_bias, bool qk_norm, mx::Dtype dt) {
+                          AttentionOptions options, mx::Dtype dt) {
   Attention a;
   a.shape_ = s;
-  Linear q = Linear::take(w, p + ".q_proj", s.hidden, dt);
-  Linear k = Linear::take(w, p + ".k_proj", s.hidden, dt);
-  Linear v = Linear::take(w, p + ".v_proj", s.hidden, dt);
-  if (q.out_dims != s.heads * s.head_dim || k.out_dims != s.kv_heads * s.head_dim ||
-      v.out_dims != s.kv_heads * s.head_dim) {
-    throw EngineError("INVALID_MODEL", "[load] " + p + " shapes do not match the config");
+  const int q_rows = s.heads * s.head_dim, kv_rows = s.kv_heads * s.head_dim;
+  if (w.count(p + ".qkv_proj.weight")) {
+    a.qkv_ = Linear::take(w, p + ".qkv_proj", s.hidden, dt);
+    if (a.qkv_->out_dims != q_rows + 2 * kv_rows)
+      throw EngineError("INVALID_MODEL",
+                        "[load] " + p + ".qkv_proj shape does not match the config");
+    if (options.qkv_bias && !a.qkv_->bias)
+      throw EngineError("INVALID_MODEL", "[load] missing q/k/v biases in " + p);
+    a.parts_.add(*a.qkv_);
+  } else {
+    Linear q = Linear::take(w, p + ".q_proj", s.hidden, dt);
+    Linear k = Linear::take(w, p + ".k_proj", s.hidden, dt);
+    Linear v = Linear::take(w, p + ".v_proj", s.hidden, dt);
+    if (q.out_dims != q_rows || k.out_dims != kv_rows || v.out_dims != kv_rows)
+      throw EngineError("INVALID_MODEL", "[load] " + p + " shapes do not match the config");
+    if (options.qkv_bias && !(q.bias && k.bias && v.bias))
+      throw EngineError("INVALID_MODEL", "[load] missing q/k/v biases in " + p);
+    for (const Linear* l : {&q, &k, &v}) a.parts_.add(*l);
+    // Fewer, larger matmuls: one for q/k/v when their formats agree.
+    a.qkv_ = Linear::fuse({&q, &k, &v});
+    if (!a.qkv_) a.q_ = q, a.k_ = k, a.v_ = v;
   }
-  if (qkv_bias && !(q.bias && k.bias && v.bias))
-    throw EngineError("INVALID_MODEL", "[load] missing q/k/v biases in " + p);
-  a.o_ = Linear::take(w, p + ".o_proj", s.heads * s.head_dim, dt);
-  if (qk_norm) {
+  a.o_ = Linear::take(w, p + ".o_proj", q_rows, dt);
+  a.parts_.add(a.o_);
+  if (options.qk_norm) {
     a.q_norm_ = take_vector(w, p + ".q_norm.weight", dt);
     a.k_norm_ = take_vector(w, p + ".k_norm.weight", dt);
     a.parts_.add(*a.q_norm_);
     a.parts_.add(*a.k_norm_);
   }
-  for (const Linear* l : {&q, &k, &v, &a.o_}) a.parts_.add(*l);
-  // Fewer, larger matmuls: one for q/k/v when their formats agree.
-  a.qkv_ = Linear::fuse({&q, &k, &v});
-  if (!a.qkv_) a.q_ = q, a.k_ = k, a.v_ = v;
+  if (options.sinks) {
+    a.sinks_ = take_vector(w, p + ".sinks", dt);
+    if (a.sinks_->ndim() != 1 || a.sinks_->shape(0) != s.heads)
+      throw EngineError("INVALID_MODEL", "[load] " + p + ".sinks must have one value per head");
+    a.parts_.add(*a.sinks_);
+  }
   return a;
 }
 
 mx::array Attention::operator()(const mx::array& x, int layer, KVCache& cache,
-                                const CacheStep& step, const Rope& rope) const {
+                                const CacheStep& step, const Rope& rope,
+                                const AttentionMask* mask) const {
   const int B = x.shape(0), L = x.shape(1);
   const int H = shape_.heads, KV = shape_.kv_heads, D = shape_.head_dim;
   mx::array q(0.0f), k(0.0f), v(0.0f);
@@ -68,9 +85,12 @@ mx::array Attention::operator()(const mx::array& x, int layer, KVCache& cache,
   q = rope(q, step);
   k = rope(k, step);
   auto [keys, values] = cache.update(layer, k, v, step);
-  const float scale = 1.0f / std::sqrt(float(D));
-  auto o =
-      mx::fast::scaled_dot_product_attention(q, keys, values, scale, step.mask_mode, step.mask);
+  // As mlx-lm computes it (head_dim ** -0.5 in double precision, then float32).
+  const float scale = float(std::pow(double(D), -0.5));
+  auto o = mask ? mx::fast::scaled_dot_product_attention(q, keys, values, scale, mask->mode,
+                                                         mask->mask, sinks_)
+                : mx::fast::scaled_dot_product_attention(q, keys, values, scale, step.mask_mode,
+                                                         step.mask, sinks_);
   return o_(mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, L, H * D}));
 }
 
@@ -88,6 +108,7 @@ std::vector<mx::array> Attention::arrays() const {
   }
   append(out, o_);
   if (q_norm_) out.push_back(*q_norm_), out.push_back(*k_norm_);
+  if (sinks_) out.push_back(*sinks_);
   return out;
 }
 
@@ -98,14 +119,26 @@ void Attention::count(WeightStats& stats) const {
 SwiGLU SwiGLU::take(WeightMap& w, const std::string& p, int hidden, int intermediate,
                     mx::Dtype dt) {
   SwiGLU m;
-  Linear gate = Linear::take(w, p + ".gate_proj", hidden, dt);
-  Linear up = Linear::take(w, p + ".up_proj", hidden, dt);
   m.down_ = Linear::take(w, p + ".down_proj", intermediate, dt);
-  if (gate.out_dims != intermediate || up.out_dims != intermediate)
-    throw EngineError("INVALID_MODEL", "[load] " + p + " shapes do not match the config");
-  for (const Linear* l : {&gate, &up, &m.down_}) m.parts_.add(*l);
-  m.gate_up_ = Linear::fuse({&gate, &up});
-  if (!m.gate_up_) m.gate_ = gate, m.up_ = up;
+  if (w.count(p + ".gate_up_proj.weight")) {
+    m.gate_up_ = Linear::take(w, p + ".gate_up_proj", hidden, dt);
+    if (m.gate_up_->out_dims != 2 * intermediate)
+      throw EngineError("INVALID_MODEL",
+                        "[load] " + p + ".gate_up_proj shape does not match the config");
+    m.parts_.add(*m.gate_up_);
+  } else {
+    Linear gate = Linear::take(w, p + ".gate_proj", hidden, dt);
+    Linear up = Linear::take(w, p + ".up_proj", hidden, dt);
+    if (gate.out_dims != intermediate || up.out_dims != intermediate)
+      throw EngineError("INVALID_MODEL", "[load] " + p + " shapes do not match the config");
+    for (const Linear* l : {&gate, &up}) m.parts_.add(*l);
+    m.gate_up_ = Linear::fuse({&gate, &up});
+    if (!m.gate_up_) m.gate_ = gate, m.up_ = up;
+  }
+  if (m.down_.out_dims != hidden)
+    throw EngineError("INVALID_MODEL",
+                      "[load] " + p + ".down_proj shape does not match the config");
+  m.parts_.add(m.down_);
   return m;
 }
 
@@ -143,6 +176,21 @@ void SwiGLU::count(WeightStats& stats) const {
 }  // namespace mlxn
 
 namespace mlxn {
+
+std::optional<AttentionMask> window_mask(const CacheStep& step, int window) {
+  const int L = step.length, end = step.end;
+  if (window <= 0 || end <= window) return std::nullopt;  // nothing falls out of the window
+  // Query i of row b is at offset_b + i and sees keys j with pos - window < j <= pos.
+  const int B = int(step.offsets.size());
+  auto offsets =
+      step.uniform ? mx::array(step.offsets[0]) : mx::reshape(step.offset_array, {B, 1, 1});
+  auto pos = mx::add(offsets, mx::reshape(mx::arange(L, mx::int32), {L, 1}));  // [B|1, L, 1]
+  auto cols = mx::reshape(mx::arange(end, mx::int32), {1, end});
+  auto visible = mx::logical_and(mx::less_equal(cols, pos),
+                                 mx::greater(cols, mx::subtract(pos, mx::array(window))));
+  if (!step.uniform) visible = mx::reshape(visible, {B, 1, L, end});
+  return AttentionMask{"array", visible};
+}
 
 mx::array last_positions(const mx::array& x, const CacheStep& step) {
   const int B = x.shape(0), L = x.shape(1), D = x.shape(2);

@@ -15,16 +15,33 @@ struct AttentionShape {
   float norm_eps = 1e-6f;  // q/k norms
 };
 
+struct AttentionOptions {
+  bool qkv_bias = false;  // biases on q, k and v are required
+  bool qk_norm = false;   // RMSNorm over head_dim on queries and keys before rope
+  bool sinks = false;     // a learned per-head logit every query also attends to (`.sinks`)
+};
+
+// Which keys a layer's queries see when that differs from the step's causal mask.
+struct AttentionMask {
+  std::string mode;  // "" or "array"
+  std::optional<mx::array> mask;
+};
+
+// The mask of a sliding-window layer: each query sees itself and the `window - 1` positions
+// before it. Empty when the window does not cut anything this step (the causal mask suffices).
+std::optional<AttentionMask> window_mask(const CacheStep& step, int window);
+
 class Attention {
  public:
-  // Takes `<prefix>.{q,k,v,o}_proj` (and `.q_norm` / `.k_norm` with `qk_norm`) out of `weights`.
-  // `qkv_bias` requires biases on q, k and v.
+  // Takes `<prefix>.{q,k,v,o}_proj`, or the fused `<prefix>.qkv_proj` (rows q, k, v) as some
+  // models publish it, and `.q_norm` / `.k_norm` / `.sinks` as `options` ask, out of `weights`.
   static Attention take(WeightMap& weights, const std::string& prefix, const AttentionShape& shape,
-                        bool qkv_bias, bool qk_norm, mx::Dtype dtype);
+                        AttentionOptions options, mx::Dtype dtype);
 
-  // x: [B, L, hidden] → [B, L, hidden], reading and writing `cache` at `layer`.
+  // x: [B, L, hidden] → [B, L, hidden], reading and writing `cache` at `layer`. `mask`
+  // replaces the step's mask (sliding-window layers).
   mx::array operator()(const mx::array& x, int layer, KVCache& cache, const CacheStep& step,
-                       const Rope& rope) const;
+                       const Rope& rope, const AttentionMask* mask = nullptr) const;
 
   void for_each_linear(const std::function<void(Linear&)>& f);
   std::vector<mx::array> arrays() const;
@@ -32,14 +49,15 @@ class Attention {
 
  private:
   AttentionShape shape_;
-  std::optional<mx::array> q_norm_, k_norm_;
+  std::optional<mx::array> q_norm_, k_norm_, sinks_;
   std::optional<Linear> qkv_;        // fused q/k/v when their formats agree
   std::optional<Linear> q_, k_, v_;  // otherwise separate
   Linear o_;
   WeightStats parts_;  // counted before fusing
 };
 
-// down(silu(gate(x)) * up(x)), gate and up fused when their formats agree.
+// down(silu(gate(x)) * up(x)), gate and up fused when their formats agree. A published fused
+// `<prefix>.gate_up_proj` (rows gate, then up) is taken as it is.
 class SwiGLU {
  public:
   static SwiGLU take(WeightMap& weights, const std::string& prefix, int hidden, int intermediate,

@@ -17,6 +17,20 @@ int required_int(const Json& c, const char* key) {
   return v;
 }
 
+// A number or a list of numbers ("long_factor"); empty when absent.
+std::vector<float> float_list(const Json& c, const char* key) {
+  auto it = c.find(key);
+  if (it == c.end() || it->is_null()) return {};
+  if (it->is_number()) return {it->get<float>()};
+  if (!it->is_array()) bad(std::string("rope_scaling.") + key + " must be a list of numbers");
+  std::vector<float> out;
+  for (const auto& v : *it) {
+    if (!v.is_number()) bad(std::string("rope_scaling.") + key + " must be a list of numbers");
+    out.push_back(v.get<float>());
+  }
+  return out;
+}
+
 }  // namespace
 
 Json parse_config(const std::string& text) {
@@ -71,23 +85,38 @@ DecoderConfig read_decoder_config(const Json& c) {
   if (!(d.rms_norm_eps > 0)) bad("rms_norm_eps must be positive");
 
   RopeConfig& r = d.rope;
-  r.theta = config_float(c, "rope_theta", r.theta);
+  // transformers >= 5 nests rope_theta and the scaling under rope_parameters.
+  auto params = c.find("rope_parameters");
+  const bool nested = params != c.end() && params->is_object();
+  r.theta = config_float(c, "rope_theta",
+                         nested ? config_float(*params, "rope_theta", r.theta) : r.theta);
   r.traditional = config_bool(c, "rope_traditional", r.traditional);
   auto rs = c.find("rope_scaling");
+  if ((rs == c.end() || rs->is_null()) && nested) rs = params;
   if (rs != c.end() && rs->is_object()) {
     std::string t = rs->value("rope_type", rs->value("type", std::string()));
-    if (t == "llama3" || t == "linear") {
+    if (t == "su") t = "longrope";
+    if (t == "llama3" || t == "linear" || t == "yarn" || t == "longrope") {
       r.scaling = t;
       r.factor = config_float(*rs, "factor", r.factor);
       r.low_freq_factor = config_float(*rs, "low_freq_factor", r.low_freq_factor);
       r.high_freq_factor = config_float(*rs, "high_freq_factor", r.high_freq_factor);
       r.original_max_position_embeddings =
           config_int(*rs, "original_max_position_embeddings", r.original_max_position_embeddings);
+      r.beta_fast = config_float(*rs, "beta_fast", r.beta_fast);
+      r.beta_slow = config_float(*rs, "beta_slow", r.beta_slow);
+      r.mscale = config_float(*rs, "mscale", r.mscale);
+      r.mscale_all_dim = config_float(*rs, "mscale_all_dim", r.mscale_all_dim);
+      r.long_factor = float_list(*rs, "long_factor");
+      r.short_factor = float_list(*rs, "short_factor");
+      if (t == "longrope" && r.long_factor.empty()) bad("rope_scaling needs long_factor");
+      if (t == "yarn" && !(r.factor > 0)) bad("rope_scaling factor must be positive");
     } else if (!t.empty() && t != "default") {
       throw EngineError("UNSUPPORTED_ARCHITECTURE",
                         "[load] rope scaling \"" + t + "\" is not supported");
     }
   }
+  r.max_position_embeddings = d.context_length;
   return d;
 }
 

@@ -13,11 +13,16 @@ using Json = nlohmann::json;
 struct RopeConfig {
   float theta = 10000.0f;
   bool traditional = false;  // interleaved pairs (GGUF's permuted Llama Q/K) instead of halves
-  std::string scaling;       // "" (none), "linear", "llama3"
+  std::string scaling;       // "" (none), "linear", "llama3", "yarn", "longrope"
   float factor = 1.0f;
   float low_freq_factor = 1.0f;
   float high_freq_factor = 4.0f;
   int original_max_position_embeddings = 8192;
+  // YaRN: the band between beta_fast and beta_slow rotations is interpolated.
+  float beta_fast = 32.0f, beta_slow = 1.0f, mscale = 1.0f, mscale_all_dim = 0.0f;
+  // LongRoPE ("su"): per-frequency factors; the model's position range sets the input scale.
+  std::vector<float> long_factor, short_factor;
+  int max_position_embeddings = 0;
 };
 
 // The fields every decoder family shares.

@@ -30,6 +30,48 @@ std::optional<mx::array> take_optional(WeightMap& weights, const std::string& na
 
 }  // namespace
 
+std::string QuantFormat::label() const {
+  if (mode != "affine") return mode;
+  return std::to_string(bits) + "-bit g" + std::to_string(group_size);
+}
+
+QuantFormat read_quant_format(const mx::array& weight, const mx::array& scales, bool has_biases,
+                              int in_dims, const std::string& name) {
+  const int packed = weight.shape(-1), groups = scales.shape(-1);
+  if (weight.dtype() != mx::uint32 || in_dims <= 0 || groups <= 0 ||
+      (int64_t(packed) * 32) % in_dims != 0 || in_dims % groups != 0 ||
+      scales.ndim() != weight.ndim()) {
+    throw EngineError("UNSUPPORTED_QUANTIZATION", "[load] cannot read the quantization of " + name);
+  }
+  QuantFormat q;
+  q.bits = int(int64_t(packed) * 32 / in_dims);
+  q.group_size = in_dims / groups;
+  if (scales.dtype() != mx::uint8) {
+    if (q.bits != 2 && q.bits != 3 && q.bits != 4 && q.bits != 5 && q.bits != 6 && q.bits != 8) {
+      throw EngineError("UNSUPPORTED_QUANTIZATION",
+                        "[load] " + name + " uses " + std::to_string(q.bits) + "-bit weights");
+    }
+    return q;
+  }
+  if (has_biases) {
+    throw EngineError("UNSUPPORTED_QUANTIZATION",
+                      "[load] " + name + " has uint8 scales and biases (no such MLX mode)");
+  }
+  if (q.bits == 4 && q.group_size == 32) {
+    q.mode = "mxfp4";
+  } else if (q.bits == 4 && q.group_size == 16) {
+    q.mode = "nvfp4";
+  } else if (q.bits == 8 && q.group_size == 32) {
+    q.mode = "mxfp8";
+  } else {
+    throw EngineError("UNSUPPORTED_QUANTIZATION",
+                      "[load] cannot infer the quantization mode of " + name + ": " +
+                          std::to_string(q.bits) + " bits in groups of " +
+                          std::to_string(q.group_size) + " with uint8 scales");
+  }
+  return q;
+}
+
 Linear Linear::take(WeightMap& weights, const std::string& prefix, int in_dims, mx::Dtype dtype) {
   Linear l;
   l.weight = take_or_throw(weights, prefix + ".weight");
@@ -40,20 +82,15 @@ Linear Linear::take(WeightMap& weights, const std::string& prefix, int in_dims, 
   if (l.weight.ndim() != 2)
     throw EngineError("INVALID_MODEL", "[load] " + prefix + " is not a matrix");
   l.out_dims = l.weight.shape(0);
+  l.dtype = dtype;
+  if (weights.count(prefix + ".global_scale")) {
+    throw EngineError("UNSUPPORTED_QUANTIZATION",
+                      "[load] " + prefix + " has an nvfp4 global scale, which is not supported");
+  }
   if (l.scales) {
-    int packed = l.weight.shape(1), groups = l.scales->shape(-1);
-    if (l.weight.dtype() != mx::uint32 || in_dims <= 0 || (packed * 32) % in_dims != 0 ||
-        in_dims % groups != 0) {
-      throw EngineError("UNSUPPORTED_QUANTIZATION",
-                        "[load] cannot read the quantization of " + prefix);
-    }
-    l.bits = packed * 32 / in_dims;
-    l.group_size = in_dims / groups;
-    if (l.bits != 2 && l.bits != 3 && l.bits != 4 && l.bits != 5 && l.bits != 6 && l.bits != 8) {
-      throw EngineError("UNSUPPORTED_QUANTIZATION",
-                        "[load] " + prefix + " uses " + std::to_string(l.bits) + "-bit weights");
-    }
-    l.scales = mx::astype(*l.scales, dtype);
+    QuantFormat q = read_quant_format(l.weight, *l.scales, l.biases.has_value(), in_dims, prefix);
+    l.bits = q.bits, l.group_size = q.group_size, l.mode = q.mode;
+    if (q.mode == "affine") l.scales = mx::astype(*l.scales, dtype);
     if (l.biases) l.biases = mx::astype(*l.biases, dtype);
   } else {
     if (l.weight.shape(1) != in_dims) {
@@ -70,8 +107,8 @@ Linear Linear::take(WeightMap& weights, const std::string& prefix, int in_dims, 
 std::optional<Linear> Linear::fuse(const std::vector<const Linear*>& parts) {
   const Linear& first = *parts.front();
   for (const Linear* p : parts) {
-    if (p->bits != first.bits || p->group_size != first.group_size || p->in_dims != first.in_dims ||
-        p->biases.has_value() != first.biases.has_value() ||
+    if (p->bits != first.bits || p->group_size != first.group_size || p->mode != first.mode ||
+        p->in_dims != first.in_dims || p->biases.has_value() != first.biases.has_value() ||
         p->bias.has_value() != first.bias.has_value()) {
       return std::nullopt;
     }
@@ -158,11 +195,11 @@ mx::array Linear::quantized_matmul_rows(const mx::array& x, mx::StreamOrDevice s
   const int K = x.shape(-1), rows = int(x.size() / K);
   const int pad = quantized_matmul_min_rows();
   if (rows <= 1 || rows >= pad)
-    return mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits, "affine", s);
+    return mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits, mode, s);
   auto padded = mx::pad(mx::reshape(x, {rows, K}, s), {{0, pad - rows}, {0, 0}},
                         mx::array(0, x.dtype()), "constant", s);
   auto y =
-      mx::quantized_matmul(padded, weight, *scales, biases, true, group_size, bits, "affine", s);
+      mx::quantized_matmul(padded, weight, *scales, biases, true, group_size, bits, mode, s);
   return mx::slice(y, {0, 0}, {rows, y.shape(1)}, s);
 }
 
@@ -201,52 +238,8 @@ mx::array Embedding::operator()(const mx::array& ids) const {
   auto s = mx::take(*table.scales, ids, 0);
   std::optional<mx::array> b;
   if (table.biases) b = mx::take(*table.biases, ids, 0);
-  return mx::dequantize(w, s, b, table.group_size, table.bits, "affine", std::nullopt,
-                        table.scales->dtype());
-}
-
-namespace {
-
-// Llama 3 scaling: long wavelengths are slowed by `factor`, short ones kept, the band between
-// interpolated. mx::fast::rope takes periods (angle = position / freq).
-mx::array llama3_frequencies(int dims, const RopeConfig& c) {
-  std::vector<float> freqs(dims / 2);
-  const float orig = float(c.original_max_position_embeddings);
-  const float low_wavelen = orig / c.low_freq_factor, high_wavelen = orig / c.high_freq_factor;
-  for (int i = 0; i < dims / 2; ++i) {
-    float f = std::pow(c.theta, (2.0f * i) / dims);
-    float wavelen = 2.0f * float(M_PI) * f;
-    if (wavelen > low_wavelen) {
-      f *= c.factor;
-    } else if (wavelen > high_wavelen) {
-      float smooth =
-          (orig / wavelen - c.low_freq_factor) / (c.high_freq_factor - c.low_freq_factor);
-      f = f / ((1.0f - smooth) / c.factor + smooth);
-    }
-    freqs[i] = f;
-  }
-  return mx::array(freqs.data(), {dims / 2}, mx::float32);
-}
-
-}  // namespace
-
-Rope Rope::from(const RopeConfig& c, int dims) {
-  Rope r;
-  r.dims = dims;
-  r.traditional = c.traditional;
-  if (c.scaling == "llama3") {
-    r.freqs = llama3_frequencies(dims, c);
-  } else {
-    r.base = c.theta;
-    if (c.scaling == "linear" && c.factor > 0) r.scale = 1.0f / c.factor;
-  }
-  return r;
-}
-
-mx::array Rope::operator()(const mx::array& x, const CacheStep& step) const {
-  if (step.uniform)
-    return mx::fast::rope(x, dims, traditional, base, scale, step.offsets[0], freqs);
-  return mx::fast::rope(x, dims, traditional, base, scale, step.offset_array, freqs);
+  return mx::dequantize(w, s, b, table.group_size, table.bits, table.mode, std::nullopt,
+                        table.dtype);
 }
 
 mx::array take_vector(WeightMap& w, const std::string& name, mx::Dtype dtype) {
@@ -260,7 +253,7 @@ mx::array take_vector(WeightMap& w, const std::string& name, mx::Dtype dtype) {
 void WeightStats::add(const Linear& l) {
   bytes += l.nbytes();
   parameters += double(l.in_dims) * l.out_dims;
-  formats[l.quantized() ? std::to_string(l.bits) + "-bit g" + std::to_string(l.group_size)
+  formats[l.quantized() ? QuantFormat{l.bits, l.group_size, l.mode}.label()
                         : dtype_name(l.weight.dtype())] += 1;
 }
 

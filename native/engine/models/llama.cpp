@@ -2,7 +2,8 @@
 // config.json's rope_scaling.
 #include "llama.h"
 
-#include "../blocks.h"
+#include <map>
+
 #include "../device.h"
 #include "../errors.h"
 #include "registry.h"
@@ -14,7 +15,10 @@ namespace {
 struct Block {
   mx::array attn_norm{0.0f}, mlp_norm{0.0f};
   Attention attn;
-  SwiGLU mlp;
+  std::optional<SwiGLU> mlp = std::nullopt;
+  std::optional<SparseMoe> moe = std::nullopt;
+  bool rope = true;
+  int window = 0;
 };
 
 class LlamaDecoder : public Model {
@@ -32,14 +36,29 @@ class LlamaDecoder : public Model {
     stats.add(embed_.table);
     const AttentionShape shape{c.hidden_size, c.num_heads, c.num_kv_heads, c.head_dim,
                                c.rms_norm_eps};
+    if ((!options.rope_layers.empty() && int(options.rope_layers.size()) != c.num_layers) ||
+        (!options.windows.empty() && int(options.windows.size()) != c.num_layers)) {
+      throw EngineError("INVALID_MODEL", "[load] config.json: per-layer lists must have " +
+                                             std::to_string(c.num_layers) + " entries");
+    }
+    const AttentionOptions attn{options.qkv_bias, options.qk_norm, options.sinks};
     for (int i = 0; i < c.num_layers; ++i) {
       const std::string p = "model.layers." + std::to_string(i);
       Block b{take_vector(w, p + ".input_layernorm.weight", dt),
               take_vector(w, p + ".post_attention_layernorm.weight", dt),
-              Attention::take(w, p + ".self_attn", shape, options.qkv_bias, options.qk_norm, dt),
-              SwiGLU::take(w, p + ".mlp", c.hidden_size, c.intermediate_size, dt)};
+              Attention::take(w, p + ".self_attn", shape, attn, dt)};
+      auto moe = options.moe ? options.moe(i) : std::nullopt;
+      if (moe) {
+        b.moe = SparseMoe::take(w, p + ".mlp", *moe, dt);
+        b.moe->count(stats);
+      } else {
+        b.mlp = SwiGLU::take(w, p + ".mlp", c.hidden_size, c.intermediate_size, dt);
+        b.mlp->count(stats);
+      }
+      if (!options.rope_layers.empty()) b.rope = options.rope_layers[i];
+      if (!options.windows.empty()) b.window = options.windows[i];
       stats.add(b.attn_norm), stats.add(b.mlp_norm);
-      b.attn.count(stats), b.mlp.count(stats);
+      b.attn.count(stats);
       blocks_.push_back(std::move(b));
     }
     norm_ = take_vector(w, "model.norm.weight", dt);
@@ -51,7 +70,7 @@ class LlamaDecoder : public Model {
     }
     // Without a head the embedding is the output layer (also when an export dropped a head
     // that was identical to it).
-    rope_ = Rope::from(c.rope, c.head_dim);
+    rope_ = options.rope ? *options.rope : Rope::from(c.rope, c.head_dim);
 
     std::vector<std::vector<mx::array>> groups{embed_.table.arrays()};
     groups[0].push_back(norm_);
@@ -59,7 +78,7 @@ class LlamaDecoder : public Model {
       for (auto& a : lm_head_->arrays()) groups[0].push_back(a);
     }
     for (const Block& b : blocks_) {
-      auto g = b.attn.arrays(), m = b.mlp.arrays();
+      auto g = b.attn.arrays(), m = b.moe ? b.moe->arrays() : b.mlp->arrays();
       g.insert(g.end(), m.begin(), m.end());
       g.push_back(b.attn_norm), g.push_back(b.mlp_norm);
       groups.push_back(std::move(g));
@@ -73,7 +92,7 @@ class LlamaDecoder : public Model {
       for (const auto& s : extra_streams_.streams()) streams.push_back(s);
       for (Block& b : blocks_) {
         b.attn.for_each_linear([&](Linear& l) { l.shard(streams); });
-        b.mlp.for_each_linear([&](Linear& l) { l.shard(streams); });
+        if (b.mlp) b.mlp->for_each_linear([&](Linear& l) { l.shard(streams); });
       }
       (lm_head_ ? *lm_head_ : embed_.table).shard(streams);
     }
@@ -107,10 +126,20 @@ class LlamaDecoder : public Model {
     const float eps = config_.rms_norm_eps;
     CacheStep step = cache.begin(L, std::move(lengths));
     auto x = embed_(tokens);
+    // One mask per window size, shared by the layers that use it.
+    std::map<int, std::optional<AttentionMask>> masks;
+    for (const Block& b : blocks_) {
+      if (b.window > 0 && !masks.count(b.window)) masks[b.window] = window_mask(step, b.window);
+    }
+    const Rope none;
     for (int i = 0; i < int(blocks_.size()); ++i) {
       const Block& b = blocks_[i];
-      x = mx::add(x, b.attn(mx::fast::rms_norm(x, b.attn_norm, eps), i, cache, step, rope_));
-      x = mx::add(x, b.mlp(mx::fast::rms_norm(x, b.mlp_norm, eps)));
+      const AttentionMask* mask = nullptr;
+      if (b.window > 0 && masks.at(b.window)) mask = &*masks.at(b.window);
+      x = mx::add(x, b.attn(mx::fast::rms_norm(x, b.attn_norm, eps), i, cache, step,
+                            b.rope ? rope_ : none, mask));
+      auto h = mx::fast::rms_norm(x, b.mlp_norm, eps);
+      x = mx::add(x, b.moe ? (*b.moe)(h) : (*b.mlp)(h));
     }
     cache.commit(step);
     x = last_positions(x, step);
