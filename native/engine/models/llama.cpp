@@ -100,7 +100,7 @@ class LlamaDecoder : public Model {
     if (qmv::mode() == qmv::Mode::automatic) {
       for (Block& b : blocks_) {
         b.attn.for_each_linear([](Linear& l) { l.tune_decode_kernel(); });
-        b.mlp.for_each_linear([](Linear& l) { l.tune_decode_kernel(); });
+        if (b.mlp) b.mlp->for_each_linear([](Linear& l) { l.tune_decode_kernel(); });
       }
       (lm_head_ ? *lm_head_ : embed_.table).tune_decode_kernel();
     }
