@@ -249,9 +249,9 @@ export class Model {
     };
     this.#queued++;
     let phase: 'queued' | 'active' | 'ended' = 'queued';
-    // eslint-disable-next-line prefer-const -- onEnd may read it before it is assigned
-    let generation: Generation | undefined;
-    generation = new Generation(
+    // onEnd may run before the constructor returns (a signal already aborted).
+    const self: { generation?: Generation } = {};
+    const generation = new Generation(
       this.#thread,
       this.tokenizer,
       { prompt: request.prompt, stop: o.stop, logprobs: (request.logprobs ?? -1) >= 0, signal: o.signal },
@@ -267,11 +267,14 @@ export class Model {
           if (phase === 'queued') this.#queued--;
           else if (phase === 'active') this.#active--;
           phase = 'ended';
-          if (generation) this.#live.delete(generation);
+          if (self.generation) this.#live.delete(self.generation);
         },
       },
     );
-    if (phase !== 'ended') this.#live.add(generation);
+    if (phase !== ('ended' as typeof phase)) {
+      self.generation = generation;
+      this.#live.add(generation);
+    }
     return generation;
   }
 }
