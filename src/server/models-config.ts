@@ -106,7 +106,14 @@ type ModelEntry = z.infer<typeof ModelEntrySchema>;
 const ModelsFileSchema = z.strictObject({
   memory_budget: sizeSchema.optional(),
   idle_ttl: seconds.optional(),
-  models: z.union([z.array(ModelEntrySchema), z.record(nameSchema, ModelEntrySchema.omit({ name: true }))]),
+  // A list of entries, or a map of name → entry.
+  models: z.preprocess(
+    (v) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? Object.entries(v).map(([name, e]) => (e !== null && typeof e === 'object' ? { ...e, name } : e))
+        : v,
+    z.array(ModelEntrySchema),
+  ),
 });
 
 /** What a models file holds besides the models. */
@@ -143,9 +150,7 @@ export function readModelsFile(file: string, defaults: { idleTtlMs: number }): M
     throw configError(`--models-file: ${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
   }
   const base = dirname(resolve(file));
-  const entries: ModelEntry[] = Array.isArray(parsed.data.models)
-    ? parsed.data.models
-    : Object.entries(parsed.data.models).map(([name, e]) => ({ ...e, name }));
+  const entries: ModelEntry[] = parsed.data.models;
   const idleTtlMs = parsed.data.idle_ttl !== undefined ? parsed.data.idle_ttl * 1000 : defaults.idleTtlMs;
   const models = entries.map((e, i) => {
     if (e.chat_template && e.chat_template_file) {
