@@ -76,6 +76,7 @@ describe('drop-in for an MLX server binary', () => {
     const exit = await exited;
     clearTimeout(killer);
     const stopMs = exit.at - sigtermAt;
+    console.info(`SIGTERM to exit: ${Math.round(stopMs)} ms (in-flight requests aborted after the default 5 s shutdown timeout)`);
 
     expect(exit, output).toMatchObject({ code: 0, signal: null });
     // Well inside the 10 s SIGKILL deadline (default --shutdown-timeout 5 s, then flush and close).

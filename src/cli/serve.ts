@@ -81,6 +81,8 @@ export async function run(argv: string[]): Promise<number> {
   const loadStarted = performance.now();
   await pool.inspect();
   for (const m of config.models.filter((c) => c.preload)) {
+    // A signal while loading: skip the rest and go straight to the drain.
+    if (app.serverState.phase === 'draining') break;
     try {
       await pool.load(m.name);
     } catch (err) {
