@@ -14,6 +14,8 @@ export interface NativeDeviceFields {
   device: 'cpu' | 'gpu';
   deviceName: string;
   mlxVersion: string;
+  memorySize: number;
+  recommendedWorkingSetSize: number;
 }
 
 export interface NativeMemoryFields {

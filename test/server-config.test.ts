@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, FLAGS, parseServeArgs, serveHelp, type ServeConfig } from '../src/server/config.js';
+import { ConfigError, defaultMemoryBudget, FLAGS, parseServeArgs, serveHelp, type ServeConfig } from '../src/server/config.js';
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}): ServeConfig {
   const parsed = parseServeArgs(argv, env);
@@ -28,7 +28,8 @@ describe('serve configuration', () => {
     expect(c.models).toEqual([
       expect.objectContaining({ name: 'SmolLM2-135M-Instruct.Q4_1', path: 'models/SmolLM2-135M-Instruct.Q4_1.gguf', preload: true, pinned: false }),
     ]);
-    expect(c.memoryBudgetBytes).toBe(Math.round(totalmem() * 0.75));
+    // Left to the device (serve asks MLX) unless set.
+    expect(c.memoryBudgetBytes).toBeUndefined();
   });
 
   it('reads every flag from its environment variable, and a flag wins over it', () => {
@@ -135,5 +136,12 @@ describe('serve configuration', () => {
     expect(() => config(['--model', 'm', '--tool-call-format', 'yaml'])).toThrow(/--tool-call-format .*"yaml" is not one of auto, json, hermes/);
     expect(() => config(['--model', 'm', '--reasoning', 'maybe'])).toThrow(/--reasoning .*"maybe" is not one of auto, prefilled, off/);
     expect(() => config(['--model', 'm', '--memory-budget', '0'])).toThrow(/--memory-budget/);
+  });
+
+  it('takes the default memory budget from the device', () => {
+    const GiB = 2 ** 30;
+    expect(defaultMemoryBudget({ device: 'gpu', memorySize: 64 * GiB, recommendedWorkingSetSize: 48 * GiB }, 64 * GiB)).toBe(48 * GiB);
+    expect(defaultMemoryBudget({ device: 'gpu', memorySize: 140 * GiB, recommendedWorkingSetSize: 0 }, 128 * GiB)).toBe(Math.round(126 * GiB));
+    expect(defaultMemoryBudget({ device: 'cpu', memorySize: 0, recommendedWorkingSetSize: 0 }, 8 * GiB)).toBe(6 * GiB);
   });
 });

@@ -9,7 +9,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app.js';
-import { ConfigError, parseServeArgs, serveHelp, type ServeConfig } from '../server/config.js';
+import { ConfigError, defaultMemoryBudget, parseServeArgs, serveHelp, type ServeConfig } from '../server/config.js';
 import type { ModelPool } from '../server/model-pool.js';
 import type { ModelConfig } from '../server/models-config.js';
 
@@ -45,8 +45,15 @@ export async function run(argv: string[]): Promise<number> {
   // Imported here so `serve --help` and flag errors never load the native addon.
   const { createEngine } = await import('../engine/engine.js');
   const { ModelPool } = await import('../server/model-pool.js');
+  const { Runtime } = await import('../runtime.js');
+  let budgetBytes = config.memoryBudgetBytes;
+  if (budgetBytes === undefined) {
+    const runtime = new Runtime();
+    budgetBytes = defaultMemoryBudget(await runtime.deviceInfo());
+    runtime.dispose();
+  }
   const engine = createEngine();
-  const pool = new ModelPool(config.models, { loader: engine, budgetBytes: config.memoryBudgetBytes });
+  const pool = new ModelPool(config.models, { loader: engine, budgetBytes });
   const app = await buildApp({
     pool,
     options: config,
@@ -106,6 +113,7 @@ export async function run(argv: string[]): Promise<number> {
       path: main?.info.path,
       contextLength: main?.info.contextLength,
       models: pool.list().map((m) => ({ id: m.name, state: m.state })),
+      memoryBudgetBytes: pool.budgetBytes,
       loadMs: Math.round(performance.now() - loadStarted),
     },
     'ready',

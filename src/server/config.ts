@@ -19,6 +19,26 @@ import {
 
 export { defaultModelName } from './models-config.js';
 
+/** The memory budget when none is set: this share of the machine's memory on the CPU backend. */
+export const DEFAULT_MEMORY_SHARE = 0.75;
+
+/**
+ * The default memory budget from the device: on Metal the working set the system recommends
+ * for the GPU (the limit MLX itself uses), on a CUDA GPU 90% of its memory, on the CPU 75% of
+ * the machine's memory.
+ *
+ * @example
+ * defaultMemoryBudget(await new Runtime().deviceInfo());
+ */
+export function defaultMemoryBudget(
+  device: { device: 'cpu' | 'gpu'; memorySize: number; recommendedWorkingSetSize: number },
+  machineBytes = totalmem(),
+): number {
+  if (device.recommendedWorkingSetSize > 0) return device.recommendedWorkingSetSize;
+  if (device.device === 'gpu' && device.memorySize > 0) return Math.round(device.memorySize * 0.9);
+  return Math.round(machineBytes * DEFAULT_MEMORY_SHARE);
+}
+
 /** Tool-call formats `--tool-call-format` accepts (the chat templates' conventions). */
 export const TOOL_CALL_FORMATS = ['auto', 'json', 'hermes', 'mistral', 'llama3', 'gemma', 'qwen', 'pythonic'] as const;
 export type ToolCallFormat = (typeof TOOL_CALL_FORMATS)[number];
@@ -26,15 +46,13 @@ export type ToolCallFormat = (typeof TOOL_CALL_FORMATS)[number];
 export const REASONING_MODES = ['auto', 'prefilled', 'off'] as const;
 export type ReasoningMode = (typeof REASONING_MODES)[number];
 
-/** The memory budget when none is set: this share of the machine's (unified) memory. */
-export const DEFAULT_MEMORY_SHARE = 0.75;
 
 /** Everything the server needs to start. Times are in milliseconds. */
 export interface ServeConfig {
   /** Every model served, the default (for requests without `model`) first. */
   models: ModelConfig[];
-  /** Bytes all loaded models together may take (weights plus KV budgets). */
-  memoryBudgetBytes: number;
+  /** Bytes all loaded models together may take (weights plus KV budgets); undefined: from the device ({@link defaultMemoryBudget}). */
+  memoryBudgetBytes?: number;
   /** Default idle time after which an unpinned model is unloaded; 0 never unloads. */
   idleTtlMs: number;
   /** How tool calls are written by the models (given meaning by the tool-calling support). */
@@ -81,7 +99,7 @@ interface FlagSpec {
 export const FLAGS: readonly FlagSpec[] = [
   { key: 'model', flag: 'model', env: 'MLX_NATIVE_MODEL', type: 'string', multiple: true, arg: '[NAME=]PATH', help: 'model file (.gguf) or MLX model directory; repeat for several (NAME: its id)' },
   { key: 'modelsFile', flag: 'models-file', env: 'MLX_NATIVE_MODELS_FILE', type: 'string', arg: 'FILE', help: 'YAML or JSON file of models with per-model options (see README)' },
-  { key: 'memoryBudgetBytes', flag: 'memory-budget', env: 'MLX_NATIVE_MEMORY_BUDGET', type: 'string', arg: 'SIZE', help: 'memory all loaded models may use, e.g. 24GiB or 80% (default 75% of the machine memory)' },
+  { key: 'memoryBudgetBytes', flag: 'memory-budget', env: 'MLX_NATIVE_MEMORY_BUDGET', type: 'string', arg: 'SIZE', help: "memory all loaded models may use, e.g. 24GiB or 80% of the machine's (default: Metal's recommended working set, 90% of a CUDA GPU's memory, or 75% of the machine's memory)" },
   { key: 'idleTtlMs', flag: 'idle-ttl', env: 'MLX_NATIVE_IDLE_TTL', type: 'string', arg: 'SECONDS', default: '0', help: 'unload an unpinned model after this long without requests; 0 never' },
   { key: 'host', flag: 'host', env: 'MLX_NATIVE_HOST', type: 'string', arg: 'ADDR', default: '127.0.0.1', help: 'address to bind; use 0.0.0.0 to listen on every interface' },
   { key: 'port', flag: 'port', env: 'MLX_NATIVE_PORT', type: 'string', arg: 'N', default: '8080', help: 'TCP port; 0 picks a free one (the "listening" log line tells which)' },
@@ -202,7 +220,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const { model, modelsFile, maxSlots, ...c } = parsed.data;
   const maxBatch = c.maxBatch ?? maxSlots;
   const models = servedModels(model ?? [], modelsFile, { ...c, maxBatch });
-  const memoryBudgetBytes = c.memoryBudgetBytes ?? models.fileBudget ?? Math.round(totalmem() * DEFAULT_MEMORY_SHARE);
+  const memoryBudgetBytes = c.memoryBudgetBytes ?? models.fileBudget;
   return {
     help: false,
     config: {
