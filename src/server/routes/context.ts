@@ -2,14 +2,20 @@
 import type { z } from 'zod';
 import { MlxNativeError } from '../../errors.js';
 import { fromZodError } from '../errors.js';
+import type { ReasoningMode, ToolCallFormat } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { ServedModel, ServerState } from '../state.js';
 
 /** Route options that come from the server configuration. */
 export interface RouteOptions {
+  /** The default model's id. */
   servedModelName: string;
   acceptAnyModel: boolean;
   maxTokensDefault: number;
+  /** --tool-call-format, when set. */
+  toolCallFormat?: ToolCallFormat;
+  /** --reasoning, when set. */
+  reasoning?: ReasoningMode;
 }
 
 /** Shared by all route plugins of one app. */
