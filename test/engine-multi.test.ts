@@ -82,6 +82,17 @@ describe('createEngine with two models', () => {
     expect(engine.getModelInfo('mlx').format).toBe('mlx');
   });
 
+  it('loads a model with its own chat template instead of the one in its file', async () => {
+    const model = await engine.loadModel('plain', FIXTURE, { chatTemplate: '{% for m in messages %}{{ m.content }}{% endfor %}' });
+    expect(model.chatTemplate.source).toContain('m.content');
+    expect(model.detokenize(model.chatPromptTokens(MESSAGES))).toBe('Name a color.');
+    // The model's own template is untouched for the other id loaded from the same file.
+    expect(engine.model('gguf').detokenize(engine.model('gguf').chatPromptTokens(MESSAGES))).toContain('assistant');
+    await engine.unloadModel('plain');
+    await expect(engine.loadModel('bad-template', FIXTURE, { chatTemplate: '{% for %}' })).rejects.toMatchObject({ code: 'CHAT_TEMPLATE_ERROR' });
+    expect(engine.has('bad-template')).toBe(false);
+  });
+
   it('the single-model loadModel(path) keeps working beside it', async () => {
     await using model = await loadModel(FIXTURE);
     expect((await model.generate('Hello', { maxTokens: 2 }).result).usage.completionTokens).toBeGreaterThan(0);
