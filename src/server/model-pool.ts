@@ -284,6 +284,7 @@ export class ModelPool {
     const budget = this.#opts.budgetBytes;
     const deadline = performance.now() + this.#opts.roomWaitMs;
     for (;;) {
+      if (this.#closed) throw new MlxNativeError('UNAVAILABLE', 'The server is shutting down', { reason: 'server_shutting_down' });
       const others = this.#entries.filter((o) => o !== e && o.reservedBytes > 0);
       const pinned = others.filter((o) => o.config.pinned).reduce((s, o) => s + o.reservedBytes, 0);
       if (need + pinned > budget) throw this.#neverFits(e, need, weightBytes, pinned);
