@@ -249,8 +249,8 @@ export class ModelPool {
     } catch (err) {
       e.reservedBytes = 0;
       const error = err instanceof MlxNativeError ? err : new MlxNativeError('INTERNAL', String((err as Error)?.message ?? err));
-      // A budget problem is not the model's fault: it stays unloaded and is judged again next time.
-      if (error.code === 'INSUFFICIENT_MEMORY' || error.reason === 'no_memory_room') {
+      // A budget problem or a shutdown is not the model's fault: it stays unloaded.
+      if (error.code === 'INSUFFICIENT_MEMORY' || error.reason === 'no_memory_room' || error.reason === 'server_shutting_down') {
         e.state = 'unloaded';
         throw error;
       }
