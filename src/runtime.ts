@@ -9,10 +9,10 @@ export interface DeviceInfo {
   device: 'cpu' | 'gpu';
   deviceName: string;
   mlxVersion: string;
-  /** Bytes of device memory (unified memory on Apple Silicon); 0 when the backend does not say. */
-  memorySize: number;
-  /** Metal: the GPU working set the system recommends (MLX's own limit); 0 elsewhere. */
-  recommendedWorkingSetSize: number;
+  /** The GPU's memory in bytes (Metal, CUDA); 0 on the CPU. */
+  memoryBytes: number;
+  /** Metal: the GPU working set the system recommends (MLX's own memory limit); 0 elsewhere. */
+  recommendedWorkingSetBytes: number;
   activeMemory: number;
   peakMemory: number;
   cacheMemory: number;

@@ -140,8 +140,8 @@ describe('serve configuration', () => {
 
   it('takes the default memory budget from the device', () => {
     const GiB = 2 ** 30;
-    expect(defaultMemoryBudget({ device: 'gpu', memorySize: 64 * GiB, recommendedWorkingSetSize: 48 * GiB }, 64 * GiB)).toBe(48 * GiB);
-    expect(defaultMemoryBudget({ device: 'gpu', memorySize: 140 * GiB, recommendedWorkingSetSize: 0 }, 128 * GiB)).toBe(Math.round(126 * GiB));
-    expect(defaultMemoryBudget({ device: 'cpu', memorySize: 0, recommendedWorkingSetSize: 0 }, 8 * GiB)).toBe(6 * GiB);
+    expect(defaultMemoryBudget({ device: 'gpu', memoryBytes: 64 * GiB, recommendedWorkingSetBytes: 48 * GiB }, 64 * GiB)).toBe(48 * GiB);
+    expect(defaultMemoryBudget({ device: 'gpu', memoryBytes: 140 * GiB, recommendedWorkingSetBytes: 0 }, 128 * GiB)).toBe(Math.round(126 * GiB));
+    expect(defaultMemoryBudget({ device: 'cpu', memoryBytes: 0, recommendedWorkingSetBytes: 0 }, 8 * GiB)).toBe(6 * GiB);
   });
 });

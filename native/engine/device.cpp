@@ -25,12 +25,13 @@ DeviceInfo device_info() {
   for (const auto& [key, value] : mx::device_info(dev)) {
     if (key == "device_name" && std::holds_alternative<std::string>(value)) {
       d.device_name = std::get<std::string>(value);
-    } else if (std::holds_alternative<size_t>(value)) {
-      if (key == "memory_size" || key == "total_memory")
-        d.memory_size = double(std::get<size_t>(value));
-      if (key == "max_recommended_working_set_size") {
-        d.recommended_working_set = double(std::get<size_t>(value));
-      }
+    }
+    // Metal says memory_size, CUDA total_memory.
+    if ((key == "memory_size" || key == "total_memory") && std::holds_alternative<size_t>(value)) {
+      d.memory_bytes = double(std::get<size_t>(value));
+    }
+    if (key == "max_recommended_working_set_size" && std::holds_alternative<size_t>(value)) {
+      d.recommended_working_set_bytes = double(std::get<size_t>(value));
     }
   }
   return d;

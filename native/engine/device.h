@@ -16,9 +16,9 @@ std::string backend_name();
 
 struct DeviceInfo {
   std::string backend, device, device_name, mlx_version;
-  // Bytes of the device's memory (unified memory on Apple Silicon) and, on Metal, the working
-  // set the system recommends for the GPU; 0 where the backend does not say.
-  double memory_size = 0, recommended_working_set = 0;
+  double memory_bytes = 0;  // the GPU's memory as MLX reports it; 0 on the CPU
+  // Metal: the GPU working set the system recommends (MLX's own memory limit); 0 elsewhere.
+  double recommended_working_set_bytes = 0;
 };
 DeviceInfo device_info();
 

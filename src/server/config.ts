@@ -31,11 +31,11 @@ export const DEFAULT_MEMORY_SHARE = 0.75;
  * defaultMemoryBudget(await new Runtime().deviceInfo());
  */
 export function defaultMemoryBudget(
-  device: { device: 'cpu' | 'gpu'; memorySize: number; recommendedWorkingSetSize: number },
+  device: { device: 'cpu' | 'gpu'; memoryBytes: number; recommendedWorkingSetBytes: number },
   machineBytes = totalmem(),
 ): number {
-  if (device.recommendedWorkingSetSize > 0) return device.recommendedWorkingSetSize;
-  if (device.device === 'gpu' && device.memorySize > 0) return Math.round(device.memorySize * 0.9);
+  if (device.recommendedWorkingSetBytes > 0) return device.recommendedWorkingSetBytes;
+  if (device.device === 'gpu' && device.memoryBytes > 0) return Math.round(device.memoryBytes * 0.9);
   return Math.round(machineBytes * DEFAULT_MEMORY_SHARE);
 }
 
