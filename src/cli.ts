@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-/** `mlx-native <command>`: each command lives in src/cli/<command>.ts and exports `run(argv)`. */
+/**
+ * `mlx-native <command>`: each command lives in src/cli/<command>.ts and exports `run(argv)`.
+ * Options with no command (`mlx-native --model DIR --host H --port P`) run `serve`, so
+ * mlx-native starts the way supervisors start an MLX server binary.
+ */
 const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   serve: () => import('./cli/serve.js'),
   generate: () => import('./cli/generate.js'),
@@ -12,6 +16,7 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
 };
 
 const usage = `Usage: mlx-native <command> [options]
+       mlx-native --model PATH [--host H] [--port P] [serve options]   (serve)
 
 Commands:
   serve     --model PATH      OpenAI-compatible HTTP server
@@ -26,11 +31,13 @@ Commands:
 Run \`mlx-native <command> --help\` for a command's options.`;
 
 async function main(): Promise<number> {
-  const [name, ...rest] = process.argv.slice(2);
+  const argv = process.argv.slice(2);
+  const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
     console.log(usage);
     return name ? 0 : 1;
   }
+  if (name.startsWith('-')) return (await commands.serve()).run(argv);
   const load = commands[name];
   if (!load) {
     console.error(`mlx-native: unknown command "${name}"\n\n${usage}`);

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'CONTEXT_OVERFLOW'
   | 'EMPTY_PROMPT'
   | 'OUT_OF_MEMORY'
+  | 'INSUFFICIENT_MEMORY'
   | 'DISPOSED'
   | 'NATIVE_LOAD_FAILED'
   | 'MLX_ERROR'

@@ -1,6 +1,7 @@
 export { MlxNativeError, type ErrorCode } from './errors.js';
 export { Runtime, type DeviceInfo } from './runtime.js';
 export { loadModel, Model, type LoadOptions, type ModelStats, type EngineCounters } from './engine/model.js';
+export { createEngine, Engine, type EngineModel } from './engine/engine.js';
 export { Generation } from './engine/generation.js';
 export { Tokenizer } from './engine/tokenizer.js';
 export { ChatTemplate } from './engine/chat-template.js';

@@ -16,6 +16,8 @@ export interface NativeDeviceFields {
   mlxVersion: string;
   /** The GPU's memory in bytes as MLX reports it (Metal, CUDA); 0 on the CPU. */
   memoryBytes: number;
+  /** Metal: the GPU working set the system recommends (MLX's own memory limit); 0 elsewhere. */
+  recommendedWorkingSetBytes: number;
 }
 
 export interface NativeMemoryFields {

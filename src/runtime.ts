@@ -11,6 +11,8 @@ export interface DeviceInfo {
   mlxVersion: string;
   /** The GPU's memory in bytes (Metal, CUDA); 0 on the CPU. */
   memoryBytes: number;
+  /** Metal: the GPU working set the system recommends (MLX's own memory limit); 0 elsewhere. */
+  recommendedWorkingSetBytes: number;
   activeMemory: number;
   peakMemory: number;
   cacheMemory: number;

@@ -4,8 +4,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createEngine } from '../src/engine/engine.js';
 import { buildApp, type AppOptions } from '../src/server/app.js';
 import { parseServeArgs } from '../src/server/config.js';
+import { ModelPool } from '../src/server/model-pool.js';
+import { modelConfig } from '../src/server/models-config.js';
 import { UI_DIR } from '../src/server/ui.js';
 import { renderMarkdown } from '../ui/markdown.js';
 import { parsePrometheus } from '../ui/metrics.js';
@@ -27,8 +30,12 @@ afterEach(async () => {
   app = undefined;
 });
 
-// The model never loads here: the page and its files do not need it.
-const build = async (extra: Partial<AppOptions> = {}) => (app = await buildApp({ modelPromise: new Promise(() => {}), options: { ...options, ...extra } }));
+// No model loads here (nothing asks for one): the page and its files do not need it.
+const build = async (extra: Partial<AppOptions> = {}) =>
+  (app = await buildApp({
+    pool: new ModelPool([modelConfig({ name: 'm', path: 'm.gguf' })], { loader: createEngine(), budgetBytes: 2 ** 30 }),
+    options: { ...options, ...extra },
+  }));
 
 describe('serving the playground', () => {
   it('serves the page and every file it loads, with a strict content security policy', async () => {

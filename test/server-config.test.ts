@@ -1,6 +1,9 @@
 // `serve` configuration: flags, their environment variables, defaults and clear errors.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, FLAGS, parseServeArgs, serveHelp, type ServeConfig } from '../src/server/config.js';
+import { ConfigError, defaultMemoryBudget, FLAGS, parseServeArgs, serveHelp, type ServeConfig } from '../src/server/config.js';
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}): ServeConfig {
   const parsed = parseServeArgs(argv, env);
@@ -18,8 +21,15 @@ describe('serve configuration', () => {
       cors: [],
       acceptAnyModel: false,
       servedModelName: 'SmolLM2-135M-Instruct.Q4_1',
-      shutdownTimeoutMs: 30_000,
+      // Below the 10 s a supervisor waits between SIGTERM and SIGKILL.
+      shutdownTimeoutMs: 5_000,
+      idleTtlMs: 0,
     });
+    expect(c.models).toEqual([
+      expect.objectContaining({ name: 'SmolLM2-135M-Instruct.Q4_1', path: 'models/SmolLM2-135M-Instruct.Q4_1.gguf', preload: true, pinned: false }),
+    ]);
+    // Left to the device (serve asks MLX) unless set.
+    expect(c.memoryBudgetBytes).toBeUndefined();
   });
 
   it('reads every flag from its environment variable, and a flag wins over it', () => {
@@ -34,8 +44,8 @@ describe('serve configuration', () => {
       MLX_NATIVE_SHUTDOWN_TIMEOUT: '2.5',
     };
     const c = config([], env);
+    expect(c.models[0].path).toBe('/m/Model-Dir/');
     expect(c).toMatchObject({
-      model: '/m/Model-Dir/',
       servedModelName: 'Model-Dir',
       host: '0.0.0.0',
       port: 9000,
@@ -65,5 +75,73 @@ describe('serve configuration', () => {
 
   it('keeps the headers timeout within the request timeout', () => {
     expect(config(['--model', 'm', '--request-timeout', '3']).headersTimeoutMs).toBe(3000);
+  });
+
+  it('takes several models as --model NAME=PATH and from a models file, with per-model options', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mlx-native-config-'));
+    await writeFile(join(dir, 't.jinja'), '{{ messages[0].content }}');
+    const yaml = [
+      'memory_budget: 8GiB',
+      'idle_ttl: 60',
+      'models:',
+      '  qwen:',
+      '    path: qwen.gguf',
+      '    aliases: [q, default-chat]',
+      '    context_length: 4096',
+      '    max_slots: 8',
+      '    kv_budget: 1.5GiB',
+      '    prefix_cache: 256MiB',
+      '    chat_template_file: t.jinja',
+      '    pinned: true',
+      '  llama:',
+      '    path: /abs/llama',
+      '    idle_ttl: 0',
+    ].join('\n');
+    await writeFile(join(dir, 'models.yaml'), yaml);
+    const c = config(['--model', 'a=/m/a.gguf', '--model', 'b=/m/b', '--models-file', join(dir, 'models.yaml'), '--max-slots', '3']);
+    expect(c.models.map((m) => m.name)).toEqual(['a', 'b', 'qwen', 'llama']);
+    expect(c.servedModelName).toBe('a');
+    expect(c.memoryBudgetBytes).toBe(8 * 2 ** 30);
+    expect(c.models[0]).toMatchObject({ path: '/m/a.gguf', preload: true, maxBatch: 3, idleTtlMs: 0 });
+    expect(c.models[2]).toMatchObject({
+      path: join(dir, 'qwen.gguf'),
+      aliases: ['q', 'default-chat'],
+      contextLength: 4096,
+      maxBatch: 8,
+      kvBudgetBytes: 1.5 * 2 ** 30,
+      prefixCacheBytes: 256 * 2 ** 20,
+      chatTemplate: '{{ messages[0].content }}',
+      pinned: true,
+      preload: true,
+      idleTtlMs: 60_000,
+    });
+    expect(c.models[3]).toMatchObject({ path: '/abs/llama', pinned: false, preload: false, idleTtlMs: 0, maxBatch: 3 });
+    expect(config(['--models-file', join(dir, 'models.yaml'), '--memory-budget', '50%']).memoryBudgetBytes).toBe(Math.round(totalmem() / 2));
+
+    await writeFile(join(dir, 'dup.json'), JSON.stringify({ models: [{ name: 'x', path: 'a' }, { name: 'y', path: 'b', aliases: ['x'] }] }));
+    expect(() => config(['--models-file', join(dir, 'dup.json')])).toThrow(/'x' is used twice/);
+    await writeFile(join(dir, 'bad.yaml'), 'models:\n  - path: a\n    kv_budget: lots\n');
+    expect(() => config(['--models-file', join(dir, 'bad.yaml')])).toThrow(/models\.0\.kv_budget: "lots" is not a size/);
+    await writeFile(join(dir, 'extra.yaml'), 'models:\n  - path: a\n    temperature: 2\n');
+    expect(() => config(['--models-file', join(dir, 'extra.yaml')])).toThrow(/temperature/);
+    expect(() => config(['--models-file', join(dir, 'missing.yaml')])).toThrow(/cannot read/);
+    expect(() => config(['--model', 'a', '--model', 'b', '--served-model-name', 'x'])).toThrow(/--served-model-name/);
+  });
+
+  it('accepts the flags of an MLX server command line and validates their values', () => {
+    const c = config(['--model', '/m/dir', '--host', '0.0.0.0', '--port', '9000', '--max-slots', '4', '--tool-call-format', 'mistral', '--reasoning', 'off']);
+    expect(c).toMatchObject({ host: '0.0.0.0', port: 9000, maxBatch: 4, toolCallFormat: 'mistral', reasoning: 'off' });
+    expect(c.models[0].maxBatch).toBe(4);
+    expect(config(['--model', 'm', '--max-batch', '2', '--max-slots', '9']).maxBatch).toBe(2);
+    expect(() => config(['--model', 'm', '--tool-call-format', 'yaml'])).toThrow(/--tool-call-format .*"yaml" is not one of auto, json, hermes/);
+    expect(() => config(['--model', 'm', '--reasoning', 'maybe'])).toThrow(/--reasoning .*"maybe" is not one of auto, prefilled, off/);
+    expect(() => config(['--model', 'm', '--memory-budget', '0'])).toThrow(/--memory-budget/);
+  });
+
+  it('takes the default memory budget from the device', () => {
+    const GiB = 2 ** 30;
+    expect(defaultMemoryBudget({ device: 'gpu', memoryBytes: 64 * GiB, recommendedWorkingSetBytes: 48 * GiB }, 64 * GiB)).toBe(48 * GiB);
+    expect(defaultMemoryBudget({ device: 'gpu', memoryBytes: 140 * GiB, recommendedWorkingSetBytes: 0 }, 128 * GiB)).toBe(Math.round(126 * GiB));
+    expect(defaultMemoryBudget({ device: 'cpu', memoryBytes: 0, recommendedWorkingSetBytes: 0 }, 8 * GiB)).toBe(6 * GiB);
   });
 });

@@ -25,7 +25,7 @@ beforeAll(async () => {
     config: (c) => ({ ...c, max_position_embeddings: CONTEXT }),
     tokenizerConfig: (c) => ({ ...c, chat_template: ALTERNATING }),
   });
-  server = await startServer(['--model', dir, '--served-model-name', 'variant']);
+  server = await startServer(['--served-model-name', 'variant'], { modelArgs: ['--model', dir] });
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'none', maxRetries: 0 });
 });
 afterAll(async () => {

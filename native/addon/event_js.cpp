@@ -22,6 +22,7 @@ void set_device(Napi::Object& o, const DeviceInfo& d) {
   o.Set("deviceName", d.device_name);
   o.Set("mlxVersion", d.mlx_version);
   o.Set("memoryBytes", d.memory_bytes);
+  o.Set("recommendedWorkingSetBytes", d.recommended_working_set_bytes);
 }
 
 void set_memory(Napi::Object& o, const MemoryInfo& m) {

@@ -30,6 +30,9 @@ DeviceInfo device_info() {
     if ((key == "memory_size" || key == "total_memory") && std::holds_alternative<size_t>(value)) {
       d.memory_bytes = double(std::get<size_t>(value));
     }
+    if (key == "max_recommended_working_set_size" && std::holds_alternative<size_t>(value)) {
+      d.recommended_working_set_bytes = double(std::get<size_t>(value));
+    }
   }
   return d;
 }

@@ -18,6 +18,8 @@ std::string backend_name();
 struct DeviceInfo {
   std::string backend, device, device_name, mlx_version;
   double memory_bytes = 0;  // the GPU's memory as MLX reports it; 0 on the CPU
+  // Metal: the GPU working set the system recommends (MLX's own memory limit); 0 elsewhere.
+  double recommended_working_set_bytes = 0;
 };
 DeviceInfo device_info();
 

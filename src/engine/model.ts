@@ -4,7 +4,7 @@
  */
 import { MlxNativeError } from '../errors.js';
 import type { NativeGenerateRequest, NativeStatsEvent } from '../native.js';
-import type { ChatTemplate } from './chat-template.js';
+import { ChatTemplate } from './chat-template.js';
 import { EngineThread } from './engine-thread.js';
 import { Generation } from './generation.js';
 import { resolveModel } from './model-spec.js';
@@ -33,6 +33,8 @@ export interface LoadOptions {
   cpuStreams?: number;
   /** Compute dtype (default: float32 on CPU, float16 on GPUs). */
   dtype?: 'float32' | 'float16' | 'bfloat16';
+  /** Jinja chat template used instead of the model's own. */
+  chatTemplate?: string;
 }
 
 export interface ModelStats {
@@ -96,6 +98,7 @@ export class Model {
   #thread: EngineThread;
   #queued = 0;
   #active = 0;
+  readonly #live = new Set<Generation>();
   /** BOS id that text prompts start with, when the tokenizer adds one (Llama-style post-processor). */
   #bos: number | undefined;
 
@@ -169,6 +172,17 @@ export class Model {
     return { activeMemory: c.activeMemory, peakMemory: c.peakMemory, cacheMemory: c.cacheMemory };
   }
 
+  /**
+   * Aborts every running generation of this model and resolves, with their number, once each
+   * has settled (finishReason 'abort'). The model stays loaded.
+   */
+  async abortAll(): Promise<number> {
+    const live = [...this.#live];
+    for (const g of live) g.abort();
+    await Promise.allSettled(live.map((g) => g.result));
+    return live.length;
+  }
+
   /** Drops every cached prefix. */
   async clearPrefixCache(): Promise<void> {
     await this.#thread.request('stats', (n, id) => n.modelCommand(id, 'clearPrefixCache'));
@@ -235,7 +249,9 @@ export class Model {
     };
     this.#queued++;
     let phase: 'queued' | 'active' | 'ended' = 'queued';
-    return new Generation(
+    // onEnd may run before the constructor returns (a signal already aborted).
+    const self: { generation?: Generation } = {};
+    const generation = new Generation(
       this.#thread,
       this.tokenizer,
       { prompt: request.prompt, stop: o.stop, logprobs: (request.logprobs ?? -1) >= 0, signal: o.signal },
@@ -251,9 +267,15 @@ export class Model {
           if (phase === 'queued') this.#queued--;
           else if (phase === 'active') this.#active--;
           phase = 'ended';
+          if (self.generation) this.#live.delete(self.generation);
         },
       },
     );
+    if (phase !== ('ended' as typeof phase)) {
+      self.generation = generation;
+      this.#live.add(generation);
+    }
+    return generation;
   }
 }
 
@@ -271,6 +293,15 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     // File-system and parser failures (EACCES, EISDIR, ...) reading the model's files.
     const message = err instanceof Error ? err.message : String(err);
     throw new MlxNativeError('INVALID_MODEL', `[load] cannot read ${path}: ${message}`, { cause: err });
+  }
+  if (options.chatTemplate !== undefined) {
+    if (typeof options.chatTemplate !== 'string' || options.chatTemplate.length === 0) {
+      throw new MlxNativeError('INVALID_ARGUMENT', 'chatTemplate must be a non-empty string', { param: 'chatTemplate' });
+    }
+    const bos = resolved.tokenizer.bosTokenId;
+    resolved.chatTemplate = new ChatTemplate(options.chatTemplate, {
+      bosToken: bos === undefined ? undefined : resolved.tokenizer.idToToken(bos),
+    });
   }
   for (const w of resolved.warnings) (options.onWarning ?? ((m: string) => console.warn(`[mlx-native] ${m}`)))(w);
   const thread = new EngineThread();

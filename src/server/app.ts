@@ -16,7 +16,10 @@ import { completionRoutes } from './routes/completions.js';
 import type { RouteContext, RouteOptions } from './routes/context.js';
 import { modelRoutes } from './routes/models.js';
 import { opsRoutes } from './routes/ops.js';
-import { ServerState, type ServedModel } from './state.js';
+import { registerModelMetrics, poolProbe } from './model-metrics.js';
+import type { ModelPool } from './model-pool.js';
+import { adminRoutes } from './routes/admin.js';
+import { ServerState } from './state.js';
 import { registerUi } from './ui.js';
 
 /** Server options; {@link ServeConfig} from config.ts has all of them. */
@@ -32,10 +35,9 @@ export interface AppOptions extends RouteOptions {
   noUi?: boolean;
 }
 
-/** Input of {@link buildApp}: a loaded model, or a promise of one (/health says 503 until it settles). */
+/** Input of {@link buildApp}: the models to serve (/health says 503 until `serverState.setReady()`). */
 export interface BuildAppInput {
-  model?: ServedModel;
-  modelPromise?: Promise<ServedModel>;
+  pool: ModelPool;
   options: AppOptions;
   /** fastify's logger option: false (default), or pino options. */
   logger?: FastifyServerOptions['logger'];
@@ -51,11 +53,13 @@ declare module 'fastify' {
 
 /**
  * Builds the app: routes under `/v1` and without it, the playground at `/`, auth, CORS, body
- * parsing, metrics and request logs. The model may still be loading; API routes answer 503 until it is there.
+ * parsing, metrics and request logs. API routes answer 503 until `app.serverState.setReady()`.
  *
  * @example
- * const app = await buildApp({ modelPromise: loadModel(path), options: { ...config } });
+ * const app = await buildApp({ pool: new ModelPool(config.models, { loader: createEngine(), budgetBytes }), options: config });
  * await app.listen({ host: '127.0.0.1', port: 8080 });
+ * await app.serverState.pool.load(app.serverState.pool.defaultName);
+ * app.serverState.setReady();
  */
 export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
   const { options } = input;
@@ -84,15 +88,12 @@ export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
       ),
   });
 
-  const state = new ServerState({ maxQueue: options.maxQueue });
-  const metrics = new Metrics(() => state.model);
+  const { pool } = input;
+  const state = new ServerState({ maxQueue: options.maxQueue, pool });
+  const metrics = new Metrics(() => poolProbe(pool));
+  registerModelMetrics(metrics.registry, pool);
   app.decorate('serverState', state);
   app.decorate('metrics', metrics);
-  if (input.model) state.setModel(input.model);
-  input.modelPromise?.then(
-    (model) => state.setModel(model),
-    (err: unknown) => state.setFailed(err instanceof Error ? err.message : String(err)),
-  );
 
   // CORS first, so its headers are on every answer, 401s included.
   if (options.cors.length > 0) {
@@ -128,6 +129,7 @@ export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
     await app.register(chatRoutes(ctx), { prefix });
     await app.register(completionRoutes(ctx), { prefix });
     await app.register(modelRoutes(ctx), { prefix });
+    await app.register(adminRoutes(ctx), { prefix });
   }
   await app.register(opsRoutes(ctx));
   if (!options.noUi) await registerUi(app);

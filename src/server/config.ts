@@ -3,14 +3,62 @@
  * environment variable, parsed into a validated {@link ServeConfig}.
  * Precedence: command-line flag, then environment variable, then default.
  */
-import { basename, extname } from 'node:path';
+import { totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { MlxNativeError } from '../errors.js';
+import {
+  checkUniqueNames,
+  defaultModelName,
+  modelConfig,
+  parseModelArg,
+  parseSize,
+  readModelsFile,
+  type ModelConfig,
+} from './models-config.js';
+
+export { defaultModelName } from './models-config.js';
+
+/** The memory budget when none is set: this share of the machine's memory on the CPU backend. */
+export const DEFAULT_MEMORY_SHARE = 0.75;
+
+/**
+ * The default memory budget from the device: on Metal the working set the system recommends
+ * for the GPU (the limit MLX itself uses), on a CUDA GPU 90% of its memory, on the CPU 75% of
+ * the machine's memory.
+ *
+ * @example
+ * defaultMemoryBudget(await new Runtime().deviceInfo());
+ */
+export function defaultMemoryBudget(
+  device: { device: 'cpu' | 'gpu'; memoryBytes: number; recommendedWorkingSetBytes: number },
+  machineBytes = totalmem(),
+): number {
+  if (device.recommendedWorkingSetBytes > 0) return device.recommendedWorkingSetBytes;
+  if (device.device === 'gpu' && device.memoryBytes > 0) return Math.round(device.memoryBytes * 0.9);
+  return Math.round(machineBytes * DEFAULT_MEMORY_SHARE);
+}
+
+/** Tool-call formats `--tool-call-format` accepts (the chat templates' conventions). */
+export const TOOL_CALL_FORMATS = ['auto', 'json', 'hermes', 'mistral', 'llama3', 'gemma', 'qwen', 'pythonic'] as const;
+export type ToolCallFormat = (typeof TOOL_CALL_FORMATS)[number];
+/** `--reasoning`: parse a model's reasoning (auto), treat the prompt as opening it (prefilled), or leave it in the text (off). */
+export const REASONING_MODES = ['auto', 'prefilled', 'off'] as const;
+export type ReasoningMode = (typeof REASONING_MODES)[number];
+
 
 /** Everything the server needs to start. Times are in milliseconds. */
 export interface ServeConfig {
-  model: string;
+  /** Every model served, the default (for requests without `model`) first. */
+  models: ModelConfig[];
+  /** Bytes all loaded models together may take (weights plus KV budgets); undefined: from the device ({@link defaultMemoryBudget}). */
+  memoryBudgetBytes?: number;
+  /** Default idle time after which an unpinned model is unloaded; 0 never unloads. */
+  idleTtlMs: number;
+  /** How tool calls are written by the models (given meaning by the tool-calling support). */
+  toolCallFormat?: ToolCallFormat;
+  /** How reasoning output is handled (given meaning by the reasoning support). */
+  reasoning?: ReasoningMode;
   host: string;
   port: number;
   apiKey?: string;
@@ -20,7 +68,7 @@ export interface ServeConfig {
   maxQueue: number;
   /** max_tokens when a request does not say. */
   maxTokensDefault: number;
-  /** The model id clients send and /v1/models lists. */
+  /** The default model's id (what requests without `model` get). */
   servedModelName: string;
   acceptAnyModel: boolean;
   /** Sequences the engine decodes together (passed to loadModel); undefined = engine default. */
@@ -39,10 +87,11 @@ export interface ServeConfig {
 }
 
 interface FlagSpec {
-  key: keyof ServeConfig | 'help';
+  key: keyof ServeConfig | 'model' | 'modelsFile' | 'maxSlots' | 'help';
   flag: string;
   env?: string;
   type: 'string' | 'boolean';
+  multiple?: boolean;
   arg?: string;
   default?: string;
   help: string;
@@ -50,7 +99,10 @@ interface FlagSpec {
 
 /** The flag table: the single source for parsing, environment variables and `--help`. */
 export const FLAGS: readonly FlagSpec[] = [
-  { key: 'model', flag: 'model', env: 'MLX_NATIVE_MODEL', type: 'string', arg: 'PATH', help: 'model file (.gguf) or MLX model directory (required)' },
+  { key: 'model', flag: 'model', env: 'MLX_NATIVE_MODEL', type: 'string', multiple: true, arg: '[NAME=]PATH', help: 'model file (.gguf) or MLX model directory; repeat for several (NAME: its id)' },
+  { key: 'modelsFile', flag: 'models-file', env: 'MLX_NATIVE_MODELS_FILE', type: 'string', arg: 'FILE', help: 'YAML or JSON file of models with per-model options (see README)' },
+  { key: 'memoryBudgetBytes', flag: 'memory-budget', env: 'MLX_NATIVE_MEMORY_BUDGET', type: 'string', arg: 'SIZE', help: "memory all loaded models may use, e.g. 24GiB or 80% of the machine's (default: Metal's recommended working set, 90% of a CUDA GPU's memory, or 75% of the machine's memory)" },
+  { key: 'idleTtlMs', flag: 'idle-ttl', env: 'MLX_NATIVE_IDLE_TTL', type: 'string', arg: 'SECONDS', default: '0', help: 'unload an unpinned model after this long without requests; 0 never' },
   { key: 'host', flag: 'host', env: 'MLX_NATIVE_HOST', type: 'string', arg: 'ADDR', default: '127.0.0.1', help: 'address to bind; use 0.0.0.0 to listen on every interface' },
   { key: 'port', flag: 'port', env: 'MLX_NATIVE_PORT', type: 'string', arg: 'N', default: '8080', help: 'TCP port; 0 picks a free one (the "listening" log line tells which)' },
   { key: 'apiKey', flag: 'api-key', env: 'MLX_NATIVE_API_KEY', type: 'string', arg: 'KEY', help: 'require "Authorization: Bearer KEY" on API routes (/health and /metrics stay open)' },
@@ -60,8 +112,11 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'servedModelName', flag: 'served-model-name', env: 'MLX_NATIVE_SERVED_MODEL_NAME', type: 'string', arg: 'NAME', help: 'model id for clients (default: file or directory name without extension)' },
   { key: 'acceptAnyModel', flag: 'accept-any-model', env: 'MLX_NATIVE_ACCEPT_ANY_MODEL', type: 'boolean', help: 'answer requests for any model name instead of 404' },
   { key: 'maxBatch', flag: 'max-batch', env: 'MLX_NATIVE_MAX_BATCH', type: 'string', arg: 'N', help: 'sequences the engine decodes together (default 16)' },
+  { key: 'maxSlots', flag: 'max-slots', env: 'MLX_NATIVE_MAX_SLOTS', type: 'string', arg: 'N', help: 'the same as --max-batch' },
   { key: 'prefillChunk', flag: 'prefill-chunk', env: 'MLX_NATIVE_PREFILL_CHUNK', type: 'string', arg: 'N', help: 'prompt tokens per prefill step; smaller makes cancelling during a long prefill quicker (default: 32 on CPU, 512 on GPUs)' },
-  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'MLX_NATIVE_SHUTDOWN_TIMEOUT', type: 'string', arg: 'SECONDS', default: '30', help: 'on SIGTERM/SIGINT, time in-flight requests get to finish before they are aborted' },
+  { key: 'toolCallFormat', flag: 'tool-call-format', env: 'MLX_NATIVE_TOOL_CALL_FORMAT', type: 'string', arg: 'FORMAT', help: `how models write tool calls: ${TOOL_CALL_FORMATS.join(', ')}` },
+  { key: 'reasoning', flag: 'reasoning', env: 'MLX_NATIVE_REASONING', type: 'string', arg: 'MODE', help: `reasoning output: ${REASONING_MODES.join(', ')}` },
+  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'MLX_NATIVE_SHUTDOWN_TIMEOUT', type: 'string', arg: 'SECONDS', default: '5', help: 'on SIGTERM/SIGINT, time in-flight requests get to finish before they are aborted; the process exits at most 4.5 s later' },
   { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'MLX_NATIVE_REQUEST_TIMEOUT', type: 'string', arg: 'SECONDS', default: '30', help: 'time a client has to send its whole request' },
   { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'MLX_NATIVE_HEADERS_TIMEOUT', type: 'string', arg: 'SECONDS', default: '10', help: 'time a client has to send its request headers' },
   { key: 'bodyLimitBytes', flag: 'body-limit', env: 'MLX_NATIVE_BODY_LIMIT', type: 'string', arg: 'BYTES', default: '4194304', help: 'largest request body accepted (413 above)' },
@@ -74,8 +129,32 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
 const seconds = z.coerce.number().min(0).max(86_400).transform((s) => Math.round(s * 1000));
 const bool = z.union([z.boolean(), z.stringbool()]);
 
+const budget = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const pct = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(v);
+    try {
+      const n = pct ? Math.round((Number(pct[1]) / 100) * totalmem()) : parseSize(v);
+      if (!(n > 0) || !Number.isSafeInteger(n)) throw new Error('must be more than 0');
+      return n;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (issue) => `"${String(issue.input)}" is not one of ${values.join(', ')}` }).optional();
+
 const ConfigSchema = z.object({
-  model: z.string({ error: 'a model is required: pass --model PATH or set MLX_NATIVE_MODEL' }).min(1),
+  model: z.array(z.string().min(1, 'the model path must not be empty')).optional(),
+  modelsFile: z.string().min(1).optional(),
+  memoryBudgetBytes: budget,
+  idleTtlMs: seconds,
+  maxSlots: int(1).optional(),
+  toolCallFormat: oneOf(TOOL_CALL_FORMATS),
+  reasoning: oneOf(REASONING_MODES),
   host: z.string().min(1),
   port: int(0, 65_535),
   apiKey: z.string().min(1, 'the API key must not be empty').optional(),
@@ -97,12 +176,6 @@ const ConfigSchema = z.object({
   noUi: bool.default(false),
 });
 
-/** The default model id: the file or directory name without its extension. */
-export function defaultModelName(modelPath: string): string {
-  const base = basename(modelPath.replace(/[/\\]+$/, ''));
-  return extname(base) ? base.slice(0, -extname(base).length) : base;
-}
-
 /** Thrown for bad flags or values; the CLI prints the message and exits 2. */
 /** A bad flag or environment variable (INVALID_ARGUMENT, naming the flag in its message). */
 export class ConfigError extends MlxNativeError {
@@ -123,8 +196,8 @@ export type ParsedServeArgs = { help: true } | { help: false; config: ServeConfi
  * if (!parsed.help) console.log(parsed.config.port); // 0
  */
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedServeArgs {
-  const options = Object.fromEntries(FLAGS.map((f) => [f.flag, { type: f.type }]));
-  let values: Record<string, string | boolean | undefined>;
+  const options = Object.fromEntries(FLAGS.map((f) => [f.flag, { type: f.type, multiple: f.multiple ?? false }]));
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
   } catch (err) {
@@ -136,7 +209,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   for (const f of FLAGS) {
     if (f.key === 'help') continue;
     const fromEnv = f.env ? env[f.env] : undefined;
-    raw[f.key] = values[f.flag] ?? (fromEnv === '' ? undefined : fromEnv) ?? f.default;
+    const envValue = fromEnv === '' || fromEnv === undefined ? undefined : f.multiple ? [fromEnv] : fromEnv;
+    raw[f.key] = values[f.flag] ?? envValue ?? f.default;
   }
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -147,16 +221,65 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     });
     throw new ConfigError(lines.join('\n'));
   }
-  const c = parsed.data;
+  const { model, modelsFile, maxSlots, ...c } = parsed.data;
+  const maxBatch = c.maxBatch ?? maxSlots;
+  const models = servedModels(model ?? [], modelsFile, { ...c, maxBatch });
+  const memoryBudgetBytes = c.memoryBudgetBytes ?? models.fileBudget;
   return {
     help: false,
     config: {
       ...c,
-      servedModelName: c.servedModelName ?? defaultModelName(c.model),
+      maxBatch,
+      models: models.list,
+      memoryBudgetBytes,
+      servedModelName: models.list[0].name,
       // Node requires headersTimeout <= requestTimeout.
       headersTimeoutMs: Math.min(c.headersTimeoutMs, c.requestTimeoutMs),
     },
   };
+}
+
+/**
+ * The models of `--model` (preloaded: they are few and named on the command line) and then of
+ * the models file (loaded on first request unless pinned or `preload: true`).
+ */
+function servedModels(
+  args: string[],
+  file: string | undefined,
+  c: { servedModelName?: string; maxBatch?: number; prefillChunk?: number; idleTtlMs: number },
+): { list: ModelConfig[]; fileBudget?: number } {
+  if (args.length === 0 && !file) {
+    throw new ConfigError('--model (MLX_NATIVE_MODEL): a model is required: pass --model PATH, --model NAME=PATH or --models-file FILE');
+  }
+  const fromArgs = args.map((value) => {
+    const { name, path } = parseModelArg(value);
+    if (!path) throw new ConfigError(`--model: "${value}" has no path`);
+    return modelConfig({ name: name ?? defaultModelName(path), path, preload: true, idleTtlMs: c.idleTtlMs });
+  });
+  if (c.servedModelName !== undefined) {
+    if (fromArgs.length !== 1) throw new ConfigError('--served-model-name: names the one --model PATH; with several models use --model NAME=PATH');
+    fromArgs[0].name = c.servedModelName;
+  }
+  let fileBudget: number | undefined;
+  const fromFile: ModelConfig[] = [];
+  if (file) {
+    let parsed;
+    try {
+      parsed = readModelsFile(file, { idleTtlMs: c.idleTtlMs });
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+    fileBudget = parsed.memoryBudgetBytes;
+    fromFile.push(...parsed.models);
+  }
+  const list = [...fromArgs, ...fromFile].map((m) => ({ ...m, maxBatch: m.maxBatch ?? c.maxBatch, prefillChunk: m.prefillChunk ?? c.prefillChunk }));
+  if (list.length === 0) throw new ConfigError(`--models-file: ${file} lists no models`);
+  try {
+    checkUniqueNames(list);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  return { list, fileBudget };
 }
 
 /** The `serve --help` text, generated from {@link FLAGS}. */
@@ -168,5 +291,5 @@ export function serveHelp(): string {
       .join('; ');
     return `${left.padEnd(34)}${f.help}${extra ? ` (${extra})` : ''}`;
   });
-  return `Usage: mlx-native serve --model PATH [options]\n\nOpenAI-compatible HTTP server.\n\nOptions:\n${rows.join('\n')}`;
+  return `Usage: mlx-native serve --model [NAME=]PATH [--model ...] [--models-file FILE] [options]\n       mlx-native --model PATH --host H --port P [options]   (the same, without the subcommand)\n\nOpenAI-compatible HTTP server.\n\nOptions:\n${rows.join('\n')}`;
 }

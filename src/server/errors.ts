@@ -46,6 +46,8 @@ export const HTTP_BY_CODE: Record<ErrorCode, HttpMapping> = {
   UNSUPPORTED_QUANTIZATION: engineFailure,
   UNSUPPORTED_TOKENIZER: engineFailure,
   OUT_OF_MEMORY: engineFailure,
+  // A model that cannot fit in the memory budget even with every other model unloaded.
+  INSUFFICIENT_MEMORY: { status: 507, reason: 'insufficient_memory' },
   NATIVE_LOAD_FAILED: engineFailure,
   MLX_ERROR: engineFailure,
   INTERNAL: { status: 500, reason: 'internal_error' },
@@ -56,6 +58,7 @@ const TYPE_BY_STATUS: Record<number, string> = {
   429: 'rate_limit_error',
   500: 'server_error',
   503: 'service_unavailable_error',
+  507: 'server_error',
 };
 
 /** An error as the server answers it. */

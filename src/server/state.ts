@@ -1,7 +1,9 @@
 /**
- * The server's lifecycle and admission state: loading → ready → draining, the bounded count
- * of admitted requests, and the live generations a shutdown may have to abort.
+ * The server's lifecycle and admission state: loading → ready → draining, the models it serves
+ * (a {@link ModelPool}), the bounded count of admitted requests, and the live generations a
+ * shutdown may have to abort.
  */
+import type { ModelPool } from './model-pool.js';
 import type { ChatMessage, GenerateOptions, GenerationChunk, GenerationResult, ModelInfo } from '../engine/types.js';
 
 /** The part of a Generation the server uses (the engine's `Generation` class has it). */
@@ -13,7 +15,7 @@ export interface ServedGeneration extends AsyncIterable<GenerationChunk> {
 
 /** The part of a Model the server uses (the engine's `Model` class has it). */
 export interface ServedModel {
-  readonly info: Pick<ModelInfo, 'contextLength' | 'vocabSize' | 'path'>;
+  readonly info: Pick<ModelInfo, 'contextLength' | 'vocabSize' | 'path' | 'format' | 'weightBytes'>;
   readonly name: string;
   generate(prompt: string | number[], options?: GenerateOptions): ServedGeneration;
   chat(messages: ChatMessage[], options?: GenerateOptions): ServedGeneration;
@@ -38,36 +40,38 @@ export interface TrackedGeneration {
 }
 
 /**
- * Shared by the routes and the CLI. The CLI moves the phase; routes admit requests and
- * track generations.
+ * Shared by the routes and the CLI. The CLI moves the phase (ready once the models loaded at
+ * start are in); routes get models from the pool, admit requests and track generations.
  *
  * @example
- * const state = new ServerState({ maxQueue: 32 });
- * state.setModel(await loadModel(path));
+ * const state = new ServerState({ maxQueue: 32, pool });
+ * await pool.load(pool.defaultName);
+ * state.setReady();
  * // on SIGTERM:
  * state.startDraining();
- * if (!(await state.waitIdle(30_000))) state.abortAll('shutdown');
+ * if (!(await state.waitIdle(5_000))) state.abortAll('shutdown');
  */
 export class ServerState {
   #phase: Phase = 'loading';
-  #model: ServedModel | undefined;
+  readonly pool: ModelPool;
   #failure: string | undefined;
   #admitted = 0;
   readonly #maxQueue: number;
   readonly #live = new Set<TrackedGeneration>();
   #idleWaiters: (() => void)[] = [];
 
-  constructor(opts: { maxQueue: number }) {
+  constructor(opts: { maxQueue: number; pool: ModelPool }) {
     this.#maxQueue = opts.maxQueue;
+    this.pool = opts.pool;
   }
 
   get phase(): Phase {
     return this.#phase;
   }
 
-  /** The model once loaded; undefined before (and kept during draining). */
+  /** The default model when it is loaded. */
   get model(): ServedModel | undefined {
-    return this.#model;
+    return this.pool.loaded().find((m) => m.name === this.pool.defaultName)?.model;
   }
 
   /** Why loading failed, when phase is 'failed'. */
@@ -80,8 +84,8 @@ export class ServerState {
     return this.#admitted;
   }
 
-  setModel(model: ServedModel): void {
-    this.#model = model;
+  /** The models loaded at start are in: requests are served from now on. */
+  setReady(): void {
     if (this.#phase === 'loading') this.#phase = 'ready';
   }
 

@@ -28,12 +28,17 @@ export interface ServerProcess {
 }
 
 /**
- * Spawns `node dist/cli.js serve --model <fixture> --port 0 ...args` and waits for its
- * 'listening' line (and its 'ready' line unless `waitReady` is false).
+ * Spawns `node dist/cli.js serve --model <fixture> --port 0 ...args` (`modelArgs` replaces
+ * `--model <fixture>`) and waits for its 'listening' line (and its 'ready' line unless
+ * `waitReady` is false).
  */
-export async function startServer(args: string[] = [], opts: { waitReady?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+export async function startServer(
+  args: string[] = [],
+  opts: { waitReady?: boolean; env?: NodeJS.ProcessEnv; modelArgs?: string[] } = {},
+): Promise<ServerProcess> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  const proc = spawn(process.execPath, [CLI, 'serve', '--model', FIXTURE, '--port', '0', ...args], {
+  const modelArgs = opts.modelArgs ?? ['--model', FIXTURE];
+  const proc = spawn(process.execPath, [CLI, 'serve', ...modelArgs, '--port', '0', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

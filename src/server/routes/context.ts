@@ -2,14 +2,20 @@
 import type { z } from 'zod';
 import { MlxNativeError } from '../../errors.js';
 import { fromZodError } from '../errors.js';
+import type { ReasoningMode, ToolCallFormat } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { ServedModel, ServerState } from '../state.js';
 
 /** Route options that come from the server configuration. */
 export interface RouteOptions {
+  /** The default model's id. */
   servedModelName: string;
   acceptAnyModel: boolean;
   maxTokensDefault: number;
+  /** --tool-call-format, when set. */
+  toolCallFormat?: ToolCallFormat;
+  /** --reasoning, when set. */
+  reasoning?: ReasoningMode;
 }
 
 /** Shared by all route plugins of one app. */
@@ -27,7 +33,7 @@ export function notReadyError(state: ServerState): MlxNativeError | undefined {
     case 'ready':
       return undefined;
     case 'loading':
-      return new MlxNativeError('UNAVAILABLE', 'The model is still loading; retry shortly', { reason: 'model_loading' });
+      return new MlxNativeError('UNAVAILABLE', 'The server is still loading its models; retry shortly', { reason: 'model_loading' });
     case 'failed':
       return new MlxNativeError('UNAVAILABLE', `The model failed to load: ${state.failure ?? 'unknown error'}`, {
         reason: 'model_load_failed',
@@ -37,11 +43,13 @@ export function notReadyError(state: ServerState): MlxNativeError | undefined {
   }
 }
 
-/** The loaded model, or the 503 to answer with. */
+/** The default model when the server is ready and it is loaded, or the 503 to answer with. */
 export function readyModel(state: ServerState): ServedModel {
   const err = notReadyError(state);
   if (err) throw err;
-  return state.model!;
+  const model = state.model;
+  if (!model) throw new MlxNativeError('UNAVAILABLE', `The model '${state.pool.defaultName}' is not loaded`, { reason: 'model_not_loaded' });
+  return model;
 }
 
 /** Validates a body with zod; the error names the first bad field. */
@@ -59,19 +67,14 @@ export interface RoutedModel {
 }
 
 /**
- * The model a request's `model` field names (the default when absent), ready to generate;
- * throws the 404 or 503 to answer with. Every API route gets its model here, so serving
- * several models changes only this function and the state behind it.
+ * The model a request's `model` field names (a name or alias; the default model when absent,
+ * and under --accept-any-model for unknown names), ready to generate. A model that is loading
+ * is waited for; an unloaded one is loaded (unloading idle ones when the memory budget needs
+ * room). Throws the 404 (unknown model, naming `model`), 503 (not ready, load failed) or 507
+ * (can never fit the memory budget) to answer with. Every API route gets its model here.
  */
 export async function modelFor(ctx: RouteContext, requested: string | null | undefined): Promise<RoutedModel> {
-  checkModelName(requested, ctx.options);
-  return { model: readyModel(ctx.state), name: ctx.options.servedModelName };
-}
-
-/** 404 for a model name this server does not serve (unless --accept-any-model). */
-export function checkModelName(requested: string | null | undefined, options: RouteOptions): void {
-  if (requested == null || options.acceptAnyModel || requested === options.servedModelName) return;
-  throw new MlxNativeError('MODEL_NOT_FOUND', `The model '${requested}' does not exist; this server serves '${options.servedModelName}'`, {
-    param: 'model',
-  });
+  const err = notReadyError(ctx.state);
+  if (err) throw err;
+  return ctx.state.pool.acquire(requested, ctx.options.acceptAnyModel);
 }
