@@ -305,6 +305,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
       numLayers: ev.numLayers,
       hiddenSize: ev.hiddenSize,
       dtype: ev.dtype,
+      ...(resolved.ggufTypes ? { ggufTensorTypes: resolved.ggufTypes } : {}),
     };
     return new Model(thread, info, resolved.name, resolved.tokenizer, resolved.chatTemplate);
   } catch (err) {
