@@ -45,21 +45,25 @@ function optId(kv: Record<string, GgufValue>, key: string, size: number): number
 
 /** Every split of each normal piece into two normal pieces, best-scoring piece first. */
 function mergesFromScores(tokens: string[], scores: number[], types: number[], ids: Map<string, number>): [string, string][] {
-  const found: { left: number; right: number; score: number; id: number }[] = [];
-  for (let id = 0; id < tokens.length; id++) {
-    if (types[id] !== TYPE.NORMAL) continue;
-    const chars = Array.from(tokens[id]);
-    let left = '';
-    for (let i = 1; i < chars.length; i++) {
-      left += chars[i - 1];
-      const l = ids.get(left);
-      const r = ids.get(chars.slice(i).join(''));
-      if (l === undefined || r === undefined || types[l] !== TYPE.NORMAL || types[r] !== TYPE.NORMAL) continue;
-      found.push({ left: l, right: r, score: scores[id], id });
+  const order: number[] = [];
+  for (let id = 0; id < tokens.length; id++) if (types[id] === TYPE.NORMAL && tokens[id].length > 1) order.push(id);
+  order.sort((a, b) => scores[b] - scores[a] || a - b);
+  const merges: [string, string][] = [];
+  const local: [number, number][] = [];
+  for (const id of order) {
+    const tok = tokens[id];
+    local.length = 0;
+    for (let i = 1; i < tok.length; i++) {
+      const c = tok.charCodeAt(i);
+      if (c >= 0xdc00 && c <= 0xdfff) continue; // inside a surrogate pair
+      const l = ids.get(tok.slice(0, i));
+      const r = ids.get(tok.slice(i));
+      if (l !== undefined && r !== undefined && types[l] === TYPE.NORMAL && types[r] === TYPE.NORMAL) local.push([l, r]);
     }
+    if (local.length > 1) local.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (const [l, r] of local) merges.push([tokens[l], tokens[r]]);
   }
-  found.sort((a, b) => b.score - a.score || a.id - b.id || a.left - b.left || a.right - b.right);
-  return found.map((m) => [tokens[m.left], tokens[m.right]]);
+  return merges;
 }
 
 /**

@@ -107,9 +107,10 @@ export class Model {
     this.tokenizer = tokenizer;
     this.chatTemplate = chatTemplate;
     const bos = tokenizer.bosTokenId;
-    // Tokenizers that add BOS do it in their post-processor; encode() adds no specials.
+    // Tokenizers that add BOS do it in their post-processor (for GGUF files when the metadata's
+    // tokenizer.ggml.add_bos_token says so, as llama.cpp does); encode() adds no specials.
     const adds = bos !== undefined && tokenizer.encode('a', { addSpecialTokens: true })[0] === bos;
-    this.#bos = info.format === 'mlx' && adds ? bos : undefined;
+    this.#bos = adds ? bos : undefined;
   }
 
   /** Token ids of `text` (no chat template, no BOS). */
