@@ -93,6 +93,7 @@ const TINY: { model: TinyModel; dtype: 'float32' | 'float16' }[] = [
   { model: 'tiny-qwen3', dtype: 'float32' },
   { model: 'tiny-llama-q4', dtype: 'float32' },
   { model: 'tiny-qwen2-q4', dtype: 'float16' },
+  { model: 'tiny-gemma3', dtype: 'float32' },
 ];
 
 interface Reference {
