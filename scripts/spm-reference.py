@@ -6,7 +6,13 @@ llama.cpp's `gguf` package) and encodes each string with the `sentencepiece` lib
     python scripts/spm-reference.py MODEL.gguf < strings.json > ids.json
 
 stdin: a JSON array of strings; stdout: a JSON array of id lists (no BOS/EOS).
+
+User-defined pieces (Gemma's "\n", runs of spaces and tabs, HTML tags) are matched in the raw
+text before SentencePiece sees it, leftmost-longest, as llama.cpp and Hugging Face tokenizers do
+(SentencePiece itself would look for them after escaping spaces to "▁", so "  " would never match
+the piece "  ").
 """
+import re
 import json
 import sys
 
@@ -44,13 +50,28 @@ def build(path):
     n.escape_whitespaces = True
     sp = spm.SentencePieceProcessor()
     sp.LoadFromSerializedProto(m.SerializeToString())
-    return sp
+    user = {tok: i for i, (tok, typ) in enumerate(zip(tokens, types)) if typ == pb.ModelProto.SentencePiece.USER_DEFINED}
+    return sp, user
+
+
+def encode(sp, user, matcher, text):
+    ids, last = [], 0
+    for m in matcher.finditer(text) if matcher else []:
+        if m.start() > last:
+            ids += sp.EncodeAsIds(text[last:m.start()])
+        ids.append(user[m.group(0)])
+        last = m.end()
+    if last < len(text):
+        ids += sp.EncodeAsIds(text[last:])
+    return ids
 
 
 def main():
-    sp = build(sys.argv[1])
+    sp, user = build(sys.argv[1])
+    ordered = sorted(user, key=len, reverse=True)
+    matcher = re.compile("|".join(re.escape(u) for u in ordered)) if ordered else None
     texts = json.load(sys.stdin)
-    json.dump([sp.EncodeAsIds(t) for t in texts], sys.stdout)
+    json.dump([encode(sp, user, matcher, t) for t in texts], sys.stdout)
 
 
 if __name__ == "__main__":
