@@ -130,14 +130,14 @@ describe('bad models', () => {
   });
 
   it('fails with INVALID_MODEL naming the tensor when the GGUF metadata contradicts its tensor shapes', async () => {
-    // llama.feed_forward_length is 1536 in the fixture; the ffn tensors keep their 1536 rows.
-    const key = Buffer.from('llama.feed_forward_length');
+    // llama.attention.head_count_kv is 3 in the fixture; the k/v tensors keep their 3 heads' rows.
+    const key = Buffer.from('llama.attention.head_count_kv');
     const at = gguf.indexOf(key) + key.length;
     expect(gguf.readUInt32LE(at)).toBe(4); // uint32 value
-    expect(gguf.readUInt32LE(at + 4)).toBe(1536);
+    expect(gguf.readUInt32LE(at + 4)).toBe(3);
     const bad = Buffer.from(gguf);
-    bad.writeUInt32LE(1024, at + 4);
-    await expectLoadFails('ffn.gguf', bad, 'INVALID_MODEL', /mlp/);
+    bad.writeUInt32LE(1, at + 4);
+    await expectLoadFails('kv-heads.gguf', bad, 'INVALID_MODEL', /model\.layers\.0\.self_attn/);
   });
 
   it('fails with UNSUPPORTED_ARCHITECTURE for an unknown model_type', async () => {
