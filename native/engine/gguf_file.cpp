@@ -22,20 +22,19 @@ struct Layout {
 
 // The types mlx-native reads (gguf_quants.cpp converts each).
 constexpr Layout kLayouts[] = {
-    {0, "F32", 1, 4},        {1, "F16", 1, 2},        {2, "Q4_0", 32, 18},
-    {3, "Q4_1", 32, 20},     {6, "Q5_0", 32, 22},     {7, "Q5_1", 32, 24},
-    {8, "Q8_0", 32, 34},     {10, "Q2_K", 256, 84},   {11, "Q3_K", 256, 110},
-    {12, "Q4_K", 256, 144},  {13, "Q5_K", 256, 176},  {14, "Q6_K", 256, 210},
+    {0, "F32", 1, 4},       {1, "F16", 1, 2},       {2, "Q4_0", 32, 18},    {3, "Q4_1", 32, 20},
+    {6, "Q5_0", 32, 22},    {7, "Q5_1", 32, 24},    {8, "Q8_0", 32, 34},    {10, "Q2_K", 256, 84},
+    {11, "Q3_K", 256, 110}, {12, "Q4_K", 256, 144}, {13, "Q5_K", 256, 176}, {14, "Q6_K", 256, 210},
     {30, "BF16", 1, 2},
 };
 
 // Names of the other ggml types, for error messages.
 const char* other_type_name(uint32_t t) {
   static const std::map<uint32_t, const char*> names = {
-      {9, "Q8_1"},     {15, "Q8_K"},    {16, "IQ2_XXS"}, {17, "IQ2_XS"}, {18, "IQ3_XXS"},
-      {19, "IQ1_S"},   {20, "IQ4_NL"},  {21, "IQ3_S"},   {22, "IQ2_S"},  {23, "IQ4_XS"},
-      {24, "I8"},      {25, "I16"},     {26, "I32"},     {27, "I64"},    {28, "F64"},
-      {29, "IQ1_M"},   {34, "TQ1_0"},   {35, "TQ2_0"},   {39, "MXFP4"},
+      {9, "Q8_1"},   {15, "Q8_K"},   {16, "IQ2_XXS"}, {17, "IQ2_XS"}, {18, "IQ3_XXS"},
+      {19, "IQ1_S"}, {20, "IQ4_NL"}, {21, "IQ3_S"},   {22, "IQ2_S"},  {23, "IQ4_XS"},
+      {24, "I8"},    {25, "I16"},    {26, "I32"},     {27, "I64"},    {28, "F64"},
+      {29, "IQ1_M"}, {34, "TQ1_0"},  {35, "TQ2_0"},   {39, "MXFP4"},
   };
   auto it = names.find(t);
   return it == names.end() ? nullptr : it->second;
@@ -137,7 +136,7 @@ int64_t GgufTensor::elements() const {
 GgufFile::GgufFile(const std::string& path) : path_(path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw EngineError("MODEL_NOT_FOUND", "[gguf] cannot open " + path);
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
     ::close(fd);
     throw EngineError("INVALID_MODEL", "[gguf] " + path + " is empty");
@@ -208,9 +207,9 @@ void GgufFile::parse() {
     offsets.push_back(c.read<uint64_t>("tensor offset"));
     const Layout* l = layout_of(t.type);
     if (!l) {
-      throw EngineError("UNSUPPORTED_QUANTIZATION",
-                        "[gguf] tensor " + t.name + " in " + path_ + " has type " +
-                            ggml_type_name(t.type) + ", which mlx-native does not read");
+      throw EngineError("UNSUPPORTED_QUANTIZATION", "[gguf] tensor " + t.name + " in " + path_ +
+                                                        " has type " + ggml_type_name(t.type) +
+                                                        ", which mlx-native does not read");
     }
     if (t.dims[0] % l->block != 0) {
       c.fail("tensor " + t.name + " has rows of " + std::to_string(t.dims[0]) + " values, not a " +

@@ -190,11 +190,11 @@ struct TypeInfo {
 };
 
 constexpr TypeInfo kTypes[] = {
-    {2, 32, 18, 4, q4_0, nullptr},      {3, 32, 20, 4, q4_1, nullptr},
-    {6, 32, 22, 5, q5_0, nullptr},      {7, 32, 24, 5, q5_1, nullptr},
-    {8, 32, 34, 8, q8_0, nullptr},      {12, 256, 144, 4, q4_k, nullptr},
-    {13, 256, 176, 5, q5_k, nullptr},   {10, 256, 84, 4, nullptr, q2_k},
-    {11, 256, 110, 4, nullptr, q3_k},   {14, 256, 210, 8, nullptr, q6_k},
+    {2, 32, 18, 4, q4_0, nullptr},    {3, 32, 20, 4, q4_1, nullptr},
+    {6, 32, 22, 5, q5_0, nullptr},    {7, 32, 24, 5, q5_1, nullptr},
+    {8, 32, 34, 8, q8_0, nullptr},    {12, 256, 144, 4, q4_k, nullptr},
+    {13, 256, 176, 5, q5_k, nullptr}, {10, 256, 84, 4, nullptr, q2_k},
+    {11, 256, 110, 4, nullptr, q3_k}, {14, 256, 210, 8, nullptr, q6_k},
 };
 
 const TypeInfo* info_of(uint32_t type) {

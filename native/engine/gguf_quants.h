@@ -19,7 +19,7 @@ namespace mlxn {
 namespace mx = mlx::core;
 
 struct GgufArrays {
-  mx::array weight{0.0f};  // float, or packed uint32 codes when bits > 0
+  mx::array weight{0.0f};                   // float, or packed uint32 codes when bits > 0
   std::optional<mx::array> scales, biases;  // float32, one per group of `group_size`
   int bits = 0, group_size = 0;
   bool exact = true;  // false: requantized (values differ from the file's)

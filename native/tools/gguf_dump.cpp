@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
       if (counts[full.type]++ >= per_type) continue;
       GgufTensor t = first_rows(full, rows);
       out.insert_or_assign(t.name, engine_values(t));
-      if (!convert_gguf_tensor(t).exact) out.insert_or_assign(t.name + ".exact", dequantize_gguf_tensor(t));
+      if (!convert_gguf_tensor(t).exact)
+        out.insert_or_assign(t.name + ".exact", dequantize_gguf_tensor(t));
     }
     mx::save_safetensors(argv[2], out);
     for (const auto& [type, n] : counts) {

@@ -88,7 +88,10 @@ export function sentencePieceTokenizerFiles(meta: GgufMetadata): GgufTokenizerFi
   const added: JsonObject[] = [];
   const decoderEntries: Record<string, JsonObject> = {};
   toks.forEach((tok, id) => {
-    if (!ids.has(tok)) ids.set(tok, id), (vocab[tok] = id);
+    if (!ids.has(tok)) {
+      ids.set(tok, id);
+      vocab[tok] = id;
+    }
     const type = typeList[id];
     if (type === TYPE.CONTROL || type === TYPE.USER_DEFINED || type === TYPE.UNKNOWN) {
       const entry = { content: tok, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type !== TYPE.USER_DEFINED };

@@ -92,7 +92,8 @@ class Gemma3 : public Model {
       return l;
     };
     embed_.table = linear("model.embed_tokens", c_.hidden_size, c_.vocab_size);
-    const int H = c_.hidden_size, qd = c_.num_heads * c_.head_dim, kd = c_.num_kv_heads * c_.head_dim;
+    const int H = c_.hidden_size, qd = c_.num_heads * c_.head_dim,
+              kd = c_.num_kv_heads * c_.head_dim;
     for (int i = 0; i < c_.num_layers; ++i) {
       const std::string p = "model.layers." + std::to_string(i) + ".";
       Block b;
@@ -116,8 +117,7 @@ class Gemma3 : public Model {
     norm_ = norm("model.norm.weight");
     if (w.count("lm_head.weight")) lm_head_ = linear("lm_head", H, c_.vocab_size);
     // As mlx-lm: sqrt(hidden) rounded to bfloat16, then to the compute dtype.
-    embed_scale_ = mx::astype(
-        mx::astype(mx::array(float(std::sqrt(double(H)))), mx::bfloat16), dt);
+    embed_scale_ = mx::astype(mx::astype(mx::array(float(std::sqrt(double(H)))), mx::bfloat16), dt);
     global_rope_ = Rope::from(c_.rope, c_.head_dim);
     local_rope_ = Rope::from(g.local_rope, c_.head_dim);
 
@@ -125,7 +125,7 @@ class Gemma3 : public Model {
     groups[0].push_back(norm_);
     if (lm_head_) append(groups[0], *lm_head_);
     for (Block& b : blocks_) {
-      std::vector<mx::array> a{b.input_norm, b.post_attn_norm, b.pre_ff_norm,
+      std::vector<mx::array> a{b.input_norm,   b.post_attn_norm, b.pre_ff_norm,
                                b.post_ff_norm, b.q_norm,         b.k_norm};
       for_each_linear(b, [&](Linear& l) { append(a, l); });
       groups.push_back(std::move(a));
