@@ -18,6 +18,9 @@ Writes, deterministically (fixed seeds):
     OUTDIR/tiny-gemma3     float32 Gemma 3 text: a sliding window of 8 (so prompts
                            and generations run past it), every third layer global,
                            query_pre_attn_scalar != head_dim, (1 + w) norms
+    OUTDIR/tiny-gemma3-vl  the same text model in the layout of Gemma 3 with vision
+                           (model_type gemma3, text_config, language_model.* weights,
+                           a vision tower the text model does not use)
 
 Each directory holds config.json, model.safetensors, tokenizer.json and
 tokenizer_config.json (byte-level BPE trained here, ChatML chat template).
@@ -434,6 +437,31 @@ def write_gemma3(out: Path):
     save_weights(out, gemma3_weights(cfg, GEMMA3["seed"]), cfg["torch_dtype"])
 
 
+def write_gemma3_vl(out: Path, text: Path):
+    """tiny-gemma3 as mlx-community's vision-language Gemma 3 directories lay it out."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    text_cfg = json.loads((text / "config.json").read_text())
+    cfg = {
+        "architectures": ["Gemma3ForConditionalGeneration"],
+        "model_type": "gemma3",
+        "vocab_size": text_cfg.pop("vocab_size"),
+        "bos_token_id": text_cfg.pop("bos_token_id"),
+        "eos_token_id": text_cfg.pop("eos_token_id"),
+        "text_config": {k: v for k, v in text_cfg.items() if k not in ("architectures", "torch_dtype")},
+        "vision_config": {"hidden_size": 16},
+        "torch_dtype": "float32",
+    }
+    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    weights = {f"language_model.{k}": v for k, v in mx.load(str(text / "model.safetensors")).items()}
+    weights["vision_tower.patch_embedding.weight"] = mx.zeros((16, 3))
+    weights["multi_modal_projector.mm_input_projection_weight"] = mx.zeros((16, 64))
+    mx.save_safetensors(str(out / "model.safetensors"), weights, metadata={"format": "pt"})
+    for f in TOKENIZER_FILES:
+        shutil.copy(text / f, out / f)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("outdir")
@@ -449,11 +477,12 @@ def main():
         write_quantized(outdir / name, outdir / src, gs, bits, overrides)
         print(f"wrote {outdir / name}")
     write_gemma3(outdir / "tiny-gemma3")
-    print(f"wrote {outdir / 'tiny-gemma3'}")
+    write_gemma3_vl(outdir / "tiny-gemma3-vl", outdir / "tiny-gemma3")
+    print(f"wrote {outdir / 'tiny-gemma3'} and {outdir / 'tiny-gemma3-vl'}")
 
     if not args.no_verify:
         print("verifying with mlx_lm.load + greedy generate_step:")
-        for name in list(MODELS) + list(QUANTIZED) + ["tiny-gemma3"]:
+        for name in list(MODELS) + list(QUANTIZED) + ["tiny-gemma3", "tiny-gemma3-vl"]:
             verify(outdir / name)
 
 

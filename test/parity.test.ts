@@ -2,8 +2,9 @@
 // mlx-native load the same MLX directories and must agree on prompt token ids, on 64 greedy
 // tokens per prompt, and on the distribution at the last prompt position. The real SmolLM2
 // fixture (converted by mlx-native's own converter, float32) and the tiny random-weight models
-// of every supported family (llama, qwen2, qwen3, and quantized ones with per-layer overrides)
-// are covered; the fixture GGUF loaded directly must give the converted directory's tokens.
+// of every supported family (llama, qwen2, qwen3, gemma3 in its text and vision-language layouts,
+// and quantized ones with per-layer overrides) are covered; the fixture GGUF loaded directly must
+// give the converted directory's tokens.
 //
 // A greedy mismatch is reported with mlx-lm's top-1/top-2 margin at the diverging step: a margin
 // below ~1e-4 would be a numerical tie that two correct implementations may break differently,
@@ -94,6 +95,7 @@ const TINY: { model: TinyModel; dtype: 'float32' | 'float16' }[] = [
   { model: 'tiny-llama-q4', dtype: 'float32' },
   { model: 'tiny-qwen2-q4', dtype: 'float16' },
   { model: 'tiny-gemma3', dtype: 'float32' },
+  { model: 'tiny-gemma3-vl', dtype: 'float32' },
 ];
 
 interface Reference {

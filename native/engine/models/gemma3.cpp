@@ -247,11 +247,38 @@ class Gemma3 : public Model {
   StreamLease extra_streams_;
 };
 
-std::unique_ptr<Model> load_gemma3(LoadContext& ctx) {
-  return std::make_unique<Gemma3>(ctx, read_gemma3_config(ctx.config));
+// Gemma 3 with vision (model_type "gemma3"): the text model's configuration is `text_config`
+// (with mlx-lm's defaults for what it leaves out) and its weights sit under
+// `language_model.`; the vision tower and projector are left unused.
+Json text_config(const Json& c) {
+  Json t = c["text_config"];
+  if (!t.is_object())
+    throw EngineError("INVALID_MODEL", "[load] config.json: text_config must be an object");
+  const Json defaults = {{"hidden_size", 1152},       {"num_hidden_layers", 26},
+                         {"intermediate_size", 6912}, {"num_attention_heads", 8},
+                         {"num_key_value_heads", 4},  {"head_dim", 256}};
+  for (const auto& [key, value] : defaults.items()) {
+    if (!t.contains(key)) t[key] = value;
+  }
+  t["vocab_size"] = c.value("vocab_size", 262208);
+  t["model_type"] = "gemma3_text";
+  return t;
 }
 
-const FamilyRegistration registration({"gemma3", {"gemma3_text"}, load_gemma3});
+std::unique_ptr<Model> load_gemma3(LoadContext& ctx) {
+  if (!ctx.config.contains("text_config"))
+    return std::make_unique<Gemma3>(ctx, read_gemma3_config(ctx.config));
+  const std::string prefix = "language_model.";
+  WeightMap text;
+  for (auto& [name, a] : ctx.weights) {
+    if (name.compare(0, prefix.size(), prefix) == 0)
+      text.insert_or_assign(name.substr(prefix.size()), a);
+  }
+  ctx.weights = std::move(text);
+  return std::make_unique<Gemma3>(ctx, read_gemma3_config(text_config(ctx.config)));
+}
+
+const FamilyRegistration registration({"gemma3", {"gemma3_text", "gemma3"}, load_gemma3});
 
 }  // namespace
 
