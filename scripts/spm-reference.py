@@ -3,9 +3,11 @@
 Builds a SentencePiece ModelProto from the GGUF's own tokens, scores and token types (read with
 llama.cpp's `gguf` package) and encodes each string with the `sentencepiece` library itself:
 
-    python scripts/spm-reference.py MODEL.gguf < strings.json > ids.json
+    python scripts/spm-reference.py MODEL.gguf [--add-space-prefix] < strings.json > ids.json
 
 stdin: a JSON array of strings; stdout: a JSON array of id lists (no BOS/EOS).
+--add-space-prefix overrides the file's tokenizer.ggml.add_space_prefix (SentencePiece's
+add_dummy_prefix: a "▁" before each run of text).
 
 User-defined pieces (Gemma's "\n", runs of spaces and tabs, HTML tags) are matched in the raw
 text before SentencePiece sees it, leftmost-longest, as llama.cpp and Hugging Face tokenizers do
@@ -26,7 +28,7 @@ def field(reader, key):
     return None if f is None else f.contents()
 
 
-def build(path):
+def build(path, space_prefix=None):
     r = gguf.GGUFReader(path)
     tokens = field(r, "tokenizer.ggml.tokens")
     scores = field(r, "tokenizer.ggml.scores")
@@ -44,7 +46,7 @@ def build(path):
         setattr(t, name, -1 if v is None else int(v))
     n = m.normalizer_spec
     n.name = "identity"
-    prefix = field(r, "tokenizer.ggml.add_space_prefix")
+    prefix = field(r, "tokenizer.ggml.add_space_prefix") if space_prefix is None else space_prefix
     n.add_dummy_prefix = True if prefix is None else bool(prefix)
     n.remove_extra_whitespaces = False
     n.escape_whitespaces = True
@@ -67,7 +69,7 @@ def encode(sp, user, matcher, text):
 
 
 def main():
-    sp, user = build(sys.argv[1])
+    sp, user = build(sys.argv[1], True if "--add-space-prefix" in sys.argv[2:] else None)
     ordered = sorted(user, key=len, reverse=True)
     matcher = re.compile("|".join(re.escape(u) for u in ordered)) if ordered else None
     texts = json.load(sys.stdin)

@@ -52,17 +52,31 @@ describe('SentencePiece tokenizer from GGUF metadata (Gemma 3) vs the sentencepi
     tokenizer = Tokenizer.fromGguf(await readGgufMetadata(gguf));
   }, 600_000);
 
-  it(`encodes ${COUNT} strings to the same ids`, () => {
-    const python = requireVenv();
-    const run = spawnSync(python, [`${ROOT}/scripts/spm-reference.py`, gguf], {
-      input: JSON.stringify(texts),
+  function expectReference(tok: Tokenizer, strs: string[], args: string[] = []): void {
+    const run = spawnSync(requireVenv(), [`${ROOT}/scripts/spm-reference.py`, gguf, ...args], {
+      input: JSON.stringify(strs),
       maxBuffer: 1 << 28,
       encoding: 'utf8',
     });
     expect(run.status, run.stderr).toBe(0);
     const reference = JSON.parse(run.stdout) as number[][];
-    const differ = texts.map((t, i) => ({ t, ours: tokenizer.encode(t), ref: reference[i] })).filter((d) => JSON.stringify(d.ours) !== JSON.stringify(d.ref));
-    expect(differ.slice(0, 5), `${differ.length} of ${COUNT} strings differ`).toEqual([]);
+    const differ = strs.map((t, i) => ({ t, ours: tok.encode(t), ref: reference[i] })).filter((d) => JSON.stringify(d.ours) !== JSON.stringify(d.ref));
+    expect(differ.slice(0, 5), `${differ.length} of ${strs.length} strings differ`).toEqual([]);
+  }
+
+  it(`encodes ${COUNT} strings to the same ids`, () => expectReference(tokenizer, texts), 600_000);
+
+  it('with add_space_prefix (Llama 2 style): a "▁" before each run of text, as SentencePiece adds it', async () => {
+    const meta = await readGgufMetadata(gguf);
+    const prefixed = Tokenizer.fromGguf({ ...meta, kv: { ...meta.kv, 'tokenizer.ggml.add_space_prefix': true } });
+    const some = texts.slice(0, 1000);
+    expectReference(prefixed, some, ['--add-space-prefix']);
+    expect(prefixed.encode('Paris')[0]).toBe(prefixed.tokenToId('▁Paris'));
+    // The decoder drops the prefix space at the start (text after a user-defined piece keeps
+    // the one its run got, as with llama.cpp).
+    for (const t of ['Paris', 'The capital of France is', ' leading space', 'café 東京 🙂 ﬁ\u0001']) {
+      expect(prefixed.decode(prefixed.encode(t))).toBe(t);
+    }
   }, 600_000);
 
   it('decodes every encoding back to its text', () => {

@@ -126,15 +126,16 @@ export function sentencePieceTokenizerFiles(meta: GgufMetadata): GgufTokenizerFi
     { type: 'Fuse' },
   ];
   if (spacePrefix) decoders.push({ type: 'Strip', content: ' ', start: 1, stop: 0 });
+  const replaceSpaces = { type: 'Replace', pattern: { String: ' ' }, content: SPACE };
   const tokenizerJson: JsonObject = {
     version: '1.0',
     truncation: null,
     padding: null,
     added_tokens: added,
-    // Spaces become "▁" (and, with the prefix, one "▁" starts the text: only before its first
-    // section, not after every special token).
-    normalizer: spacePrefix ? null : { type: 'Replace', pattern: { String: ' ' }, content: SPACE },
-    pre_tokenizer: spacePrefix ? { type: 'Metaspace', replacement: SPACE, prepend_scheme: 'first', split: false } : null,
+    // Spaces become "▁"; with the prefix, one "▁" starts each run of text between special or
+    // user-defined tokens (as llama.cpp does, and Llama 2's own tokenizer.json).
+    normalizer: spacePrefix ? { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: SPACE }, replaceSpaces] } : replaceSpaces,
+    pre_tokenizer: null,
     post_processor: { type: 'TemplateProcessing', single, pair, special_tokens: specialTokens },
     decoder: { type: 'Sequence', decoders },
     model: {
