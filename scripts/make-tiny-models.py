@@ -29,6 +29,12 @@ Writes, deterministically (fixed seeds):
     OUTDIR/tiny-gpt-oss-q8 tiny-gpt-oss as mlx-lm saves it (MLX layout) with the other
                            layers quantized to 8 bits, like mlx-community's MXFP4-Q8
     OUTDIR/tiny-phi3-mxfp4 tiny-phi3 quantized by mlx-lm in MXFP4 mode, embedding included
+    OUTDIR/tiny-gemma3     float32 Gemma 3 text: a sliding window of 8 (so prompts
+                           and generations run past it), every third layer global,
+                           query_pre_attn_scalar != head_dim, (1 + w) norms
+    OUTDIR/tiny-gemma3-vl  the same text model in the layout of Gemma 3 with vision
+                           (model_type gemma3, text_config, language_model.* weights,
+                           a vision tower the text model does not use)
 
 Each directory holds config.json, model.safetensors, tokenizer.json and
 tokenizer_config.json (byte-level BPE trained here, ChatML chat template).
@@ -184,7 +190,7 @@ def make_weights(cfg: dict, seed: int) -> dict:
     def norm(n):
         return (1.0 + normal((n,), 0.1)).astype(np.float32)
 
-    w = {"model.embed_tokens.weight": normal((V, H), 0.5)}
+    w = {"model.embed_tokens.weight": normal((V, H), 0.3)}
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         w[p + "self_attn.q_proj.weight"] = normal((nh * hd, H), 0.1)
@@ -380,6 +386,105 @@ def verify(path: Path):
     )
 
 
+# --------------------------------------------------------------------------
+# Gemma 3 (kept apart from the Llama-shaped definitions above)
+# --------------------------------------------------------------------------
+
+GEMMA3 = dict(
+    seed=4,
+    add_bos=True,
+    bos_token="<|endoftext|>",
+    config=dict(
+        architectures=["Gemma3ForCausalLM"],
+        model_type="gemma3_text",
+        hidden_size=64,
+        intermediate_size=160,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=32,
+        query_pre_attn_scalar=24,
+        hidden_activation="gelu_pytorch_tanh",
+        rms_norm_eps=1e-6,
+        rope_theta=1000000.0,
+        rope_local_base_freq=10000.0,
+        sliding_window=8,
+        sliding_window_pattern=3,
+        vocab_size=512,
+        max_position_embeddings=32768,
+        tie_word_embeddings=True,
+        torch_dtype="float32",
+    ),
+)
+
+
+def gemma3_weights(cfg: dict, seed: int) -> dict:
+    """Random Gemma 3 weights; norms are stored as w and applied as (1 + w)."""
+    rng = np.random.default_rng(seed)
+    H, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+
+    def normal(shape, std):
+        return rng.normal(0.0, std, size=shape).astype(np.float32)
+
+    w = {"model.embed_tokens.weight": normal((V, H), 0.3), "model.norm.weight": normal((H,), 0.1)}
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        w[p + "self_attn.q_proj.weight"] = normal((nh * hd, H), 0.5)
+        w[p + "self_attn.k_proj.weight"] = normal((nkv * hd, H), 0.5)
+        w[p + "self_attn.v_proj.weight"] = normal((nkv * hd, H), 0.5)
+        w[p + "self_attn.o_proj.weight"] = normal((H, nh * hd), 0.5)
+        w[p + "self_attn.q_norm.weight"] = normal((hd,), 0.1)
+        w[p + "self_attn.k_norm.weight"] = normal((hd,), 0.1)
+        w[p + "mlp.gate_proj.weight"] = normal((I, H), 0.5)
+        w[p + "mlp.up_proj.weight"] = normal((I, H), 0.5)
+        w[p + "mlp.down_proj.weight"] = normal((H, I), 0.5)
+        for norm in ("input_layernorm", "pre_feedforward_layernorm"):
+            w[p + norm + ".weight"] = normal((H,), 0.1)
+        # Sub-layer outputs scaled up (1 + w ~ 4), so they are not drowned by the embedding.
+        for norm in ("post_attention_layernorm", "post_feedforward_layernorm"):
+            w[p + norm + ".weight"] = 3.0 + normal((H,), 0.3)
+    return w
+
+
+def write_gemma3(out: Path):
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    cfg = dict(GEMMA3["config"])
+    tok = train_tokenizer(cfg["vocab_size"], add_bos=True)
+    write_tokenizer(out, tok, GEMMA3["bos_token"], True)
+    cfg["bos_token_id"] = tok.token_to_id(GEMMA3["bos_token"])
+    cfg["eos_token_id"] = tok.token_to_id("<|im_end|>")
+    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    save_weights(out, gemma3_weights(cfg, GEMMA3["seed"]), cfg["torch_dtype"])
+
+
+def write_gemma3_vl(out: Path, text: Path):
+    """tiny-gemma3 as mlx-community's vision-language Gemma 3 directories lay it out."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    text_cfg = json.loads((text / "config.json").read_text())
+    cfg = {
+        "architectures": ["Gemma3ForConditionalGeneration"],
+        "model_type": "gemma3",
+        "vocab_size": text_cfg.pop("vocab_size"),
+        "bos_token_id": text_cfg.pop("bos_token_id"),
+        "eos_token_id": text_cfg.pop("eos_token_id"),
+        "text_config": {k: v for k, v in text_cfg.items() if k not in ("architectures", "torch_dtype")},
+        "vision_config": {"hidden_size": 16},
+        "torch_dtype": "float32",
+    }
+    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    weights = {f"language_model.{k}": v for k, v in mx.load(str(text / "model.safetensors")).items()}
+    weights["vision_tower.patch_embedding.weight"] = mx.zeros((16, 3))
+    weights["multi_modal_projector.mm_input_projection_weight"] = mx.zeros((16, 64))
+    mx.save_safetensors(str(out / "model.safetensors"), weights, metadata={"format": "pt"})
+    for f in TOKENIZER_FILES:
+        shutil.copy(text / f, out / f)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("outdir")
@@ -396,10 +501,13 @@ def main():
     for name, (src, gs, bits, overrides, *mode) in quantized.items():
         write_quantized(outdir / name, outdir / src, gs, bits, overrides, *mode)
         print(f"wrote {outdir / name}")
+    write_gemma3(outdir / "tiny-gemma3")
+    write_gemma3_vl(outdir / "tiny-gemma3-vl", outdir / "tiny-gemma3")
+    print(f"wrote {outdir / 'tiny-gemma3'} and {outdir / 'tiny-gemma3-vl'}")
 
     if not args.no_verify:
         print("verifying with mlx_lm.load + greedy generate_step:")
-        for name in list(models) + list(quantized):
+        for name in list(models) + list(quantized) + ["tiny-gemma3", "tiny-gemma3-vl"]:
             verify(outdir / name)
 
 

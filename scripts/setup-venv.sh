@@ -28,13 +28,17 @@ MLX_LM_VERSION="${MLX_LM_VERSION:-0.32.2}"
 # reference tokenization does not drift between machines.
 TRANSFORMERS_VERSION="${TRANSFORMERS_VERSION:-5.23.0}"
 TOKENIZERS_VERSION="${TOKENIZERS_VERSION:-0.23.3}"
+# llama.cpp's own GGUF reader (gguf.quants.dequantize: the reference for mlx-native's GGUF tensor
+# reading) and SentencePiece (the reference for SentencePiece tokenizers rebuilt from GGUF).
+GGUF_VERSION="${GGUF_VERSION:-0.19.0}"
+SENTENCEPIECE_VERSION="${SENTENCEPIECE_VERSION:-0.2.3}"
 
 case "$(uname -s)-$(uname -m)" in
   Darwin-arm64) MLX_REQ="mlx==$MLX_VERSION" ;;
   Darwin-*) echo "setup-venv: MLX needs Apple silicon (arm64) on macOS" >&2; exit 1 ;;
   *) MLX_REQ="mlx[cpu]==$MLX_VERSION" ;;
 esac
-WANT="mlx=$MLX_VERSION mlx-lm=$MLX_LM_VERSION transformers=$TRANSFORMERS_VERSION tokenizers=$TOKENIZERS_VERSION req=$MLX_REQ"
+WANT="mlx=$MLX_VERSION mlx-lm=$MLX_LM_VERSION transformers=$TRANSFORMERS_VERSION tokenizers=$TOKENIZERS_VERSION gguf=$GGUF_VERSION sentencepiece=$SENTENCEPIECE_VERSION req=$MLX_REQ"
 
 if [[ -z "${FORCE:-}" && -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
   echo "setup-venv: $VENV is up to date ($WANT)"
@@ -72,7 +76,8 @@ echo "setup-venv: installing $MLX_REQ mlx-lm==$MLX_LM_VERSION transformers==$TRA
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
 # Installing both pins in one resolve keeps mlx-lm from choosing another mlx.
 "$VENV/bin/python" -m pip install --disable-pip-version-check "$MLX_REQ" "mlx-lm==$MLX_LM_VERSION" \
-  "transformers==$TRANSFORMERS_VERSION" "tokenizers==$TOKENIZERS_VERSION"
+  "transformers==$TRANSFORMERS_VERSION" "tokenizers==$TOKENIZERS_VERSION" \
+  "gguf==$GGUF_VERSION" "sentencepiece==$SENTENCEPIECE_VERSION"
 
 # Verify the versions pip actually left in the venv.
 "$VENV/bin/python" - "$MLX_VERSION" "$MLX_LM_VERSION" <<'EOF'

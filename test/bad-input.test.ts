@@ -119,14 +119,25 @@ describe('bad models', () => {
     await mainStillWorks();
   });
 
-  it('fails with UNSUPPORTED_QUANTIZATION for GGUF tensor types MLX cannot load', async () => {
+  it('fails with UNSUPPORTED_QUANTIZATION naming the tensor for GGUF tensor types mlx-native does not read', async () => {
     const at = tensorTypeOffset(gguf, 'blk.0.ffn_down.weight');
     expect(gguf.readUInt32LE(at)).toBe(3); // Q4_1
     const bad = Buffer.from(gguf);
-    bad.writeUInt32LE(13, at); // Q5_K
-    await expectLoadFails('q5k.gguf', bad, 'UNSUPPORTED_QUANTIZATION', /Q5_K/);
+    bad.writeUInt32LE(16, at); // IQ2_XXS
+    await expectLoadFails('iq2.gguf', bad, 'UNSUPPORTED_QUANTIZATION', /blk\.0\.ffn_down\.weight.*IQ2_XXS/);
     bad.writeUInt32LE(99, at); // no such type
-    await expectLoadFails('type99.gguf', bad, 'UNSUPPORTED_QUANTIZATION', /type 99/);
+    await expectLoadFails('type99.gguf', bad, 'UNSUPPORTED_QUANTIZATION', /blk\.0\.ffn_down\.weight.*type_99/);
+  });
+
+  it('fails with INVALID_MODEL naming the tensor when the GGUF metadata contradicts its tensor shapes', async () => {
+    // llama.attention.head_count_kv is 3 in the fixture; the k/v tensors keep their 3 heads' rows.
+    const key = Buffer.from('llama.attention.head_count_kv');
+    const at = gguf.indexOf(key) + key.length;
+    expect(gguf.readUInt32LE(at)).toBe(4); // uint32 value
+    expect(gguf.readUInt32LE(at + 4)).toBe(3);
+    const bad = Buffer.from(gguf);
+    bad.writeUInt32LE(1, at + 4);
+    await expectLoadFails('kv-heads.gguf', bad, 'INVALID_MODEL', /model\.layers\.0\.self_attn/);
   });
 
   it('fails with UNSUPPORTED_ARCHITECTURE for an unknown model_type', async () => {

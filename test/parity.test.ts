@@ -2,8 +2,10 @@
 // mlx-native load the same MLX directories and must agree on prompt token ids, on 64 greedy
 // tokens per prompt, and on the distribution at the last prompt position. The real SmolLM2
 // fixture (converted by mlx-native's own converter, float32) and the tiny random-weight models
-// of every supported family (llama, qwen2, qwen3, smollm3, phi3, qwen3_moe, gpt_oss, and
-// quantized ones with per-layer overrides, MoE experts through gather_qmm, MXFP4) are covered; the fixture GGUF loaded directly must give the converted directory's tokens.
+// of every supported family (llama, qwen2, qwen3, smollm3, phi3, qwen3_moe, gpt_oss, gemma3 in
+// its text and vision-language layouts, and quantized ones with per-layer overrides, MoE experts
+// through gather_qmm, MXFP4) are covered; the fixture GGUF loaded directly must give the converted
+// directory's tokens.
 //
 // A greedy mismatch is reported with mlx-lm's top-1/top-2 margin at the diverging step: a margin
 // below ~1e-4 would be a numerical tie that two correct implementations may break differently,
@@ -109,6 +111,8 @@ const TINY: { model: TinyModel; dtype: 'float32' | 'float16'; slidingWindow?: tr
   { model: 'tiny-gpt-oss', dtype: 'float32', slidingWindow: true },
   { model: 'tiny-gpt-oss-q8', dtype: 'float32', slidingWindow: true },
   { model: 'tiny-phi3-mxfp4', dtype: 'float32' },
+  { model: 'tiny-gemma3', dtype: 'float32' },
+  { model: 'tiny-gemma3-vl', dtype: 'float32' },
 ];
 
 interface Reference {

@@ -195,9 +195,14 @@ describe('Tokenizer (SmolLM2 from GGUF)', () => {
     }
   });
 
-  it('rejects non-BPE GGUF tokenizers with UNSUPPORTED_TOKENIZER', () => {
+  it('rejects GGUF tokenizer models other than gpt2 and llama with UNSUPPORTED_TOKENIZER', () => {
+    const wpm = { ...meta, kv: { ...meta.kv, 'tokenizer.ggml.model': 'bert' } };
+    expect(() => Tokenizer.fromGguf(wpm)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_TOKENIZER' }));
+  });
+
+  it('rejects a SentencePiece GGUF vocabulary without scores with INVALID_MODEL', () => {
     const spm = { ...meta, kv: { ...meta.kv, 'tokenizer.ggml.model': 'llama' } };
-    expect(() => Tokenizer.fromGguf(spm)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_TOKENIZER' }));
+    expect(() => Tokenizer.fromGguf(spm)).toThrow(expect.objectContaining({ code: 'INVALID_MODEL', message: expect.stringMatching(/scores/) }));
   });
 
   it('StreamDecoder deltas concatenate to decode() for random ids', () => {

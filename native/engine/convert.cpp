@@ -23,9 +23,11 @@ mx::array unpermute(const mx::array& a, int heads) {
 }  // namespace
 
 ConvertedEvent convert_gguf(const ConvertRequest& req) {
-  mx::GGUFLoad loaded;
+  WeightMap loaded;
   try {
-    loaded = mx::load_gguf(req.gguf_file);
+    loaded = load_gguf_weights(req.gguf_file);
+  } catch (const EngineError&) {
+    throw;
   } catch (const std::exception& e) {
     throw EngineError("INVALID_MODEL",
                       std::string("[convert] cannot read ") + req.gguf_file + ": " + e.what());
@@ -33,9 +35,7 @@ ConvertedEvent convert_gguf(const ConvertRequest& req) {
   const mx::Dtype dtype = parse_dtype(req.dtype.empty() ? "float16" : req.dtype);
   std::unordered_map<std::string, mx::array> weights;
   ConvertedEvent out;
-  for (auto& [gguf_name, array] : loaded.first) {
-    std::string name = hf_name(gguf_name);
-    if (name.empty()) continue;
+  for (auto& [name, array] : loaded) {
     mx::array a = array;
     if (req.unpermute_qk) {
       if (name.find("self_attn.q_proj.") != std::string::npos) a = unpermute(a, req.num_heads);

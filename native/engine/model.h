@@ -78,7 +78,11 @@ void evaluate_weights(const std::vector<std::vector<mx::array>>& groups, const P
 
 // Reads the weight files of `spec` into one map with Hugging Face names.
 WeightMap load_weight_files(const ModelSpec& spec);
-// Hugging Face name of a GGUF tensor, or "" for tensors the families do not use.
-std::string hf_name(const std::string& gguf);
+// Reads a GGUF file with mlx-native's own reader (gguf_file.h, gguf_quants.h): Hugging Face
+// names, quantized types as MLX affine triples (.weight/.scales/.biases).
+WeightMap load_gguf_weights(const std::string& path);
+// Hugging Face name of a GGUF tensor of architecture `arch` (general.architecture), or "" for
+// tensors the families do not use.
+std::string hf_name(const std::string& gguf, const std::string& arch = "");
 
 }  // namespace mlxn

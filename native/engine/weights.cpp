@@ -2,15 +2,19 @@
 #include <regex>
 
 #include "errors.h"
+#include "gguf_file.h"
+#include "gguf_quants.h"
 #include "model.h"
 
 namespace mlxn {
 
-// GGUF tensor names → Hugging Face names. llama.cpp's converter permutes Q/K rows for the
-// interleaved rope layout; the model then runs rope in that (traditional) layout instead of
-// undoing the permutation, which gives the same attention scores.
-std::string hf_name(const std::string& gguf) {
-  static const std::vector<std::pair<std::string, std::string>> table = {
+namespace {
+
+using NameTable = std::vector<std::pair<std::string, std::string>>;
+
+// Per-block tensor names shared by the llama.cpp architectures.
+const NameTable& common_names() {
+  static const NameTable table = {
       {"attn_q", "self_attn.q_proj"},      {"attn_k", "self_attn.k_proj"},
       {"attn_v", "self_attn.v_proj"},      {"attn_output", "self_attn.o_proj"},
       {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"},
@@ -18,12 +22,48 @@ std::string hf_name(const std::string& gguf) {
       {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
       {"ffn_down", "mlp.down_proj"},
   };
+  return table;
+}
+
+// Gemma 2/3 norm around both sub-layers: `ffn_norm` is the pre-feed-forward norm there.
+const NameTable& gemma_names() {
+  static const NameTable table = {
+      {"post_attention_norm", "post_attention_layernorm"},
+      {"ffn_norm", "pre_feedforward_layernorm"},
+      {"post_ffw_norm", "post_feedforward_layernorm"},
+  };
+  return table;
+}
+
+bool is_gemma(const std::string& arch) {
+  return arch == "gemma" || arch == "gemma2" || arch == "gemma3";
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+// GGUF tensor names → Hugging Face names. llama.cpp's converter permutes Llama Q/K rows for the
+// interleaved rope layout; the model then runs rope in that (traditional) layout instead of
+// undoing the permutation, which gives the same attention scores.
+std::string hf_name(const std::string& gguf, const std::string& arch) {
   static const std::regex block(R"(^blk\.(\d+)\.([a-z_]+)\.(\w+)$)");
   static const std::regex global(R"(^([a-z_]+)\.(\w+)$)");
   std::smatch m;
   if (std::regex_match(gguf, m, block)) {
-    for (const auto& [from, to] : table) {
-      if (m[2] == from) return "model.layers." + m[1].str() + "." + to + "." + m[3].str();
+    auto layer = [&](const std::string& to) {
+      return "model.layers." + m[1].str() + "." + to + "." + m[3].str();
+    };
+    if (is_gemma(arch)) {
+      for (const auto& [from, to] : gemma_names()) {
+        if (m[2] == from) return layer(to);
+      }
+    }
+    for (const auto& [from, to] : common_names()) {
+      if (m[2] == from) return layer(to);
     }
     return "";
   }
@@ -35,17 +75,38 @@ std::string hf_name(const std::string& gguf) {
   return "";
 }
 
+WeightMap load_gguf_weights(const std::string& path) {
+  GgufFile file(path);
+  const std::string arch = file.string_value("general.architecture");
+  WeightMap out;
+  for (const GgufTensor& t : file.tensors()) {
+    const std::string name = hf_name(t.name, arch);
+    if (name.empty()) continue;
+    GgufArrays a = convert_gguf_tensor(t);
+    if (a.bits > 0 && ends_with(name, ".weight")) {
+      const std::string module = name.substr(0, name.size() - 7);
+      out.insert_or_assign(module + ".scales", *a.scales);
+      out.insert_or_assign(module + ".biases", *a.biases);
+    } else if (a.bits > 0) {
+      throw EngineError("UNSUPPORTED_QUANTIZATION",
+                        "[gguf] tensor " + t.name + " is quantized but is not a weight matrix");
+    }
+    // llama.cpp stores Gemma's RMSNorm scales as 1 + w; Hugging Face (and the family) as w.
+    if (is_gemma(arch) && ends_with(name, "norm.weight")) {
+      a.weight = mx::subtract(mx::astype(a.weight, mx::float32), mx::array(1.0f));
+    }
+    out.insert_or_assign(name, a.weight);
+  }
+  return out;
+}
+
 WeightMap load_weight_files(const ModelSpec& spec) {
   WeightMap out;
   if (spec.files.empty()) throw EngineError("INVALID_MODEL", "[load] no weight files");
   for (const auto& file : spec.files) {
     try {
       if (spec.format == "gguf") {
-        auto [arrays, meta] = mx::load_gguf(file);
-        for (auto& [name, a] : arrays) {
-          std::string mapped = hf_name(name);
-          if (!mapped.empty()) out.insert_or_assign(mapped, a);
-        }
+        for (auto& [name, a] : load_gguf_weights(file)) out.insert_or_assign(name, a);
       } else {
         auto [arrays, meta] = mx::load_safetensors(file);
         for (auto& [name, a] : arrays) out.insert_or_assign(name, a);

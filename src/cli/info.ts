@@ -30,6 +30,7 @@ export async function run(argv: string[]): Promise<number> {
         ['MLX memory', mib(info.mlxActiveMemory)],
         ['chat template', model.chatTemplate.isFallback ? 'ChatML (fallback)' : 'from the model'],
       ];
+      for (const t of info.ggufTensorTypes ?? []) rows.push([`GGUF ${t.type}`, `${t.count} tensors → ${t.becomes}`]);
       for (const [k, v] of rows) console.log(`${k.padEnd(16)}${v}`);
     }
     return 0;

@@ -1,13 +1,14 @@
 /**
  * Rebuilds Hugging Face `tokenizer.json` / `tokenizer_config.json` objects from GGUF metadata.
  *
- * Only `tokenizer.ggml.model == "gpt2"` (byte-level BPE: GPT-2, SmolLM, StarCoder, Llama 3, Qwen2/3)
- * is supported. GGUF keeps vocab, merges and token types but not the HF pre-tokenizer, so the
+ * `tokenizer.ggml.model == "gpt2"` (byte-level BPE: GPT-2, SmolLM, StarCoder, Llama 3, Qwen2/3) is
+ * built here; `"llama"` (SentencePiece) in gguf-spm.ts. GGUF keeps vocab, merges and token types but not the HF pre-tokenizer, so the
  * pre-tokenizer is chosen from `tokenizer.ggml.pre` (llama.cpp's name for the family) and written
  * the way the original HF tokenizer.json spells it, so Python `tokenizers` reproduces HF ids.
  */
 import { MlxNativeError } from '../errors.js';
 import type { GgufMetadata, GgufValue } from './gguf.js';
+import { sentencePieceTokenizerFiles } from './gguf-spm.js';
 
 /** A tokenizer.json / tokenizer_config.json object (plain JSON). */
 export type JsonObject = Record<string, unknown>;
@@ -103,9 +104,10 @@ export interface GgufTokenizerFiles {
 export function ggufToTokenizerFiles(meta: GgufMetadata): GgufTokenizerFiles {
   const { kv } = meta;
   const model = kv['tokenizer.ggml.model'];
+  if (model === 'llama') return sentencePieceTokenizerFiles(meta);
   if (model !== 'gpt2') {
     throw unsupported(
-      `GGUF tokenizer model "${String(model)}" is not supported (only "gpt2" byte-level BPE); ` +
+      `GGUF tokenizer model "${String(model)}" is not supported (only "gpt2" byte-level BPE and "llama" SentencePiece); ` +
         'use a converted model directory with tokenizer.json instead',
     );
   }

@@ -279,7 +279,11 @@ const HF_ARCH: Readonly<Record<string, string>> = {
   llama: 'LlamaForCausalLM',
   qwen2: 'Qwen2ForCausalLM',
   qwen3: 'Qwen3ForCausalLM',
+  gemma3: 'Gemma3ForCausalLM',
 };
+
+/** Hugging Face `model_type` of GGUF architectures whose names differ. */
+const HF_MODEL_TYPE: Readonly<Record<string, string>> = { gemma3: 'gemma3_text' };
 
 /**
  * GGUF stores floats as f32, so 1e-5 comes back as 9.99999974e-6. Return the shortest decimal
@@ -327,7 +331,7 @@ export function ggufToHfConfig(meta: GgufMetadata): Record<string, unknown> {
 
   const config: Record<string, unknown> = {
     architectures: [HF_ARCH[arch] ?? `${arch[0].toUpperCase()}${arch.slice(1)}ForCausalLM`],
-    model_type: arch,
+    model_type: HF_MODEL_TYPE[arch] ?? arch,
     hidden_size: hidden,
     num_hidden_layers: need('block_count'),
     intermediate_size: need('feed_forward_length'),
@@ -357,6 +361,27 @@ export function ggufToHfConfig(meta: GgufMetadata): Record<string, unknown> {
   }
   const window = k('attention.sliding_window');
   if (window !== undefined) config.sliding_window = window;
+  if (arch === 'gemma3') Object.assign(config, gemma3Config(config, k));
   for (const key of Object.keys(config)) if (config[key] === undefined) delete config[key];
   return config;
+}
+
+/**
+ * Gemma 3's fields that GGUF leaves implicit (llama.cpp hard-codes them): every sixth layer is
+ * global, the sliding ones use rope base 10000, and queries are scaled by head_dim^-1/2 (by
+ * (hidden / heads)^-1/2 for the 62-layer 27B model).
+ */
+function gemma3Config(config: Record<string, unknown>, k: (name: string) => number | undefined): Record<string, unknown> {
+  const headDim = Number(config.head_dim);
+  const layers = Number(config.num_hidden_layers);
+  return {
+    hidden_act: 'gelu_pytorch_tanh',
+    hidden_activation: 'gelu_pytorch_tanh',
+    query_pre_attn_scalar: layers === 62 ? Number(config.hidden_size) / Number(config.num_attention_heads) : headDim,
+    sliding_window: k('attention.sliding_window') ?? 512,
+    sliding_window_pattern: 6,
+    rope_local_base_freq: 10000,
+    final_logit_softcapping: null,
+    attn_logit_softcapping: null,
+  };
 }

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { MlxNativeError } from '../errors.js';
 import { ChatTemplate } from './chat-template.js';
-import { GGML_TYPE_NAMES, ggufToHfConfig, readGgufMetadata } from './gguf.js';
+import { ggufToHfConfig, readGgufMetadata } from './gguf.js';
 import { Tokenizer } from './tokenizer.js';
 
 export interface ResolvedModel {
@@ -24,17 +24,29 @@ export interface ResolvedModel {
   chatTemplate: ChatTemplate;
   /** A label for the weights' format when the file says it (GGUF's tensor types). */
   quantizationLabel?: string;
+  /** GGUF only: tensor types, their counts and what each becomes. */
+  ggufTypes?: GgufTypeCount[];
   warnings: string[];
 }
 
-/** GGUF tensor types MLX keeps as they are; anything else is dequantized to float16 by MLX. */
-const NATIVE_GGUF_TYPES = new Set(['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q8_0']);
 /**
- * The other types MLX's GGUF loader reads (dequantized to float16). For the rest (Q5_0, Q5_1, Q3_K,
- * Q5_K, IQ*, ...) it fails with "gguf_tensor_to_f16 failed", and a type it does not know at all
- * makes it silently stop reading tensors, so such files are rejected here, naming the types.
+ * What mlx-native's GGUF reader (native/engine/gguf_quants.cpp) makes of each tensor type: exact
+ * mappings onto MLX's affine quantization stay quantized; Q2_K, Q3_K and Q6_K (sub-blocks of 16,
+ * which MLX's groups cannot hold) are requantized.
  */
-const DEQUANTIZED_GGUF_TYPES = new Set(['Q2_K', 'Q4_K', 'Q6_K', 'I8', 'I16', 'I32']);
+export const GGUF_TYPE_BECOMES: Readonly<Record<string, string>> = {
+  F32: 'float32', F16: 'float16', BF16: 'bfloat16',
+  Q4_0: '4-bit g32', Q4_1: '4-bit g32', Q4_K: '4-bit g32',
+  Q5_0: '5-bit g32', Q5_1: '5-bit g32', Q5_K: '5-bit g32', Q8_0: '8-bit g32',
+  Q2_K: '4-bit g32 (requantized)', Q3_K: '4-bit g32 (requantized)', Q6_K: '8-bit g32 (requantized)',
+};
+
+/** One GGUF tensor type of a model: how many tensors have it and what they become. */
+export interface GgufTypeCount {
+  type: string;
+  count: number;
+  becomes: string;
+}
 
 function invalid(message: string): MlxNativeError {
   return new MlxNativeError('INVALID_MODEL', message);
@@ -45,25 +57,26 @@ async function resolveGguf(path: string): Promise<ResolvedModel> {
   const hfConfig = ggufToHfConfig(meta);
   const warnings: string[] = [];
   const counts = new Map<string, number>();
-  for (const t of meta.tensors) {
-    const name = GGML_TYPE_NAMES[t.type] ?? `type ${t.type}`;
-    if (t.dims.length >= 2) counts.set(name, (counts.get(name) ?? 0) + 1);
-  }
-  const unreadable = [...new Set(meta.tensors.map((t) => GGML_TYPE_NAMES[t.type] ?? `type ${t.type}`))].filter(
-    (n) => !NATIVE_GGUF_TYPES.has(n) && !DEQUANTIZED_GGUF_TYPES.has(n),
-  );
-  if (unreadable.length > 0) {
+  for (const t of meta.tensors) counts.set(t.typeName, (counts.get(t.typeName) ?? 0) + 1);
+  const unreadable = meta.tensors.find((t) => !(t.typeName in GGUF_TYPE_BECOMES));
+  if (unreadable) {
     throw new MlxNativeError(
       'UNSUPPORTED_QUANTIZATION',
-      `[load] ${path} has ${unreadable.join(', ')} tensors, which MLX cannot load ` +
-        `(supported GGUF types: ${[...NATIVE_GGUF_TYPES, ...DEQUANTIZED_GGUF_TYPES].join(', ')})`,
+      `[load] tensor ${unreadable.name} of ${path} has type ${unreadable.typeName}, which mlx-native does not read ` +
+        `(GGUF types read: ${Object.keys(GGUF_TYPE_BECOMES).join(', ')})`,
     );
   }
-  const foreign = [...counts.keys()].filter((n) => !NATIVE_GGUF_TYPES.has(n));
-  if (foreign.length > 0) {
-    warnings.push(`${foreign.join(', ')} tensors are dequantized to float16 by MLX (about 3.5x the memory of 4-bit)`);
+  const ggufTypes = [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([type, count]) => ({ type, count, becomes: GGUF_TYPE_BECOMES[type] }));
+  const requantized = ggufTypes.filter((t) => t.becomes.includes('requantized'));
+  if (requantized.length > 0) {
+    warnings.push(`${requantized.map((t) => `${t.type} → ${t.becomes}`).join(', ')}: MLX has no groups of 16, so these tensors are requantized`);
   }
-  const label = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  // The most common matrix type names the file's quantization.
+  const matrices = new Map<string, number>();
+  for (const t of meta.tensors) if (t.dims.length >= 2) matrices.set(t.typeName, (matrices.get(t.typeName) ?? 0) + 1);
+  const label = [...matrices.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
   const tokenizer = Tokenizer.fromGguf(meta);
   return {
     path,
@@ -76,6 +89,7 @@ async function resolveGguf(path: string): Promise<ResolvedModel> {
       bosToken: tokenizer.bosTokenId === undefined ? undefined : tokenizer.idToToken(tokenizer.bosTokenId),
     }),
     quantizationLabel: label,
+    ggufTypes,
     warnings,
   };
 }

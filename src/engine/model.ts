@@ -110,9 +110,10 @@ export class Model {
     this.tokenizer = tokenizer;
     this.chatTemplate = chatTemplate;
     const bos = tokenizer.bosTokenId;
-    // Tokenizers that add BOS do it in their post-processor; encode() adds no specials.
+    // Tokenizers that add BOS do it in their post-processor (for GGUF files when the metadata's
+    // tokenizer.ggml.add_bos_token says so, as llama.cpp does); encode() adds no specials.
     const adds = bos !== undefined && tokenizer.encode('a', { addSpecialTokens: true })[0] === bos;
-    this.#bos = info.format === 'mlx' && adds ? bos : undefined;
+    this.#bos = adds ? bos : undefined;
   }
 
   /** Token ids of `text` (no chat template, no BOS). */
@@ -336,6 +337,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
       numLayers: ev.numLayers,
       hiddenSize: ev.hiddenSize,
       dtype: ev.dtype,
+      ...(resolved.ggufTypes ? { ggufTensorTypes: resolved.ggufTypes } : {}),
     };
     return new Model(thread, info, resolved.name, resolved.tokenizer, resolved.chatTemplate);
   } catch (err) {

@@ -207,8 +207,8 @@ export class Tokenizer {
   }
 
   /**
-   * Builds the tokenizer from GGUF metadata (byte-level BPE "gpt2" tokenizers only).
-   * @throws MlxNativeError code UNSUPPORTED_TOKENIZER for other tokenizer models (e.g. SentencePiece "llama").
+   * Builds the tokenizer from GGUF metadata (byte-level BPE "gpt2" and SentencePiece "llama" tokenizers).
+   * @throws MlxNativeError code UNSUPPORTED_TOKENIZER for other tokenizer models.
    */
   static fromGguf(metadata: GgufMetadata): Tokenizer {
     const files = ggufToTokenizerFiles(metadata);

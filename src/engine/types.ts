@@ -96,4 +96,6 @@ export interface ModelInfo {
   hiddenSize: number;
   /** Compute dtype of the activations ('float32' on CPUs, 'float16' on GPUs by default). */
   dtype: string;
+  /** GGUF files: each tensor type, how many tensors have it and what it becomes in MLX. */
+  ggufTensorTypes?: { type: string; count: number; becomes: string }[];
 }

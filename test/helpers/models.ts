@@ -38,6 +38,8 @@ export const TINY_MODELS = [
   'tiny-qwen3-moe-q4',
   'tiny-gpt-oss-q8',
   'tiny-phi3-mxfp4',
+  'tiny-gemma3',
+  'tiny-gemma3-vl',
 ] as const;
 export type TinyModel = (typeof TINY_MODELS)[number];
 

@@ -1,0 +1,82 @@
+// Gemma 3's sliding-window layers in the batched engine (tiny-gemma3: a window of 8, every third
+// layer global): prompts prefilled in chunks of 4 (so the window cuts into earlier chunks), rows
+// of a batch at different offsets, and prefix-cache reuse must all give what mlx-lm computes for
+// each prompt alone. Compared on the distributions, not only the greedy tokens (a random model's
+// greedy tokens repeat, which would hide a wrong mask).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel, type GenerationResult, type Model } from '../src/index.js';
+import { logSoftmax, referenceGenerate, requireVenv, tinyModel, type ReferenceCaseResult } from './helpers/models.js';
+
+const PROMPTS = [
+  'Hello',
+  'The quick brown fox jumps over',
+  'Hello, world! How are you today? I am fine, thank you. What is your name?',
+  'def add(a, b):\n    return a + b\nfor (let i = 0; i < 10; i++) { console.log(i * 2); }',
+  'Please answer briefly.',
+];
+const TOKENS = 16;
+const TOL = 1e-4;
+
+/** Largest difference between two generations' per-step top logprobs (same tokens checked first). */
+function logprobGap(a: GenerationResult, b: GenerationResult): number {
+  let worst = 0;
+  a.logprobs!.forEach((step, i) => {
+    step.topLogprobs.forEach((alt, j) => {
+      const other = b.logprobs![i].topLogprobs[j];
+      worst = Math.max(worst, alt.token === other.token ? Math.abs(alt.logprob - other.logprob) : Infinity);
+    });
+  });
+  return worst;
+}
+
+describe('gemma3 sliding-window attention, batched and chunked', () => {
+  let model: Model;
+  let alone: GenerationResult[];
+  let reference: ReferenceCaseResult[];
+  const opts = { maxTokens: TOKENS, ignoreEos: true, logprobs: true, topLogprobs: 5 };
+
+  beforeAll(async () => {
+    requireVenv();
+    const dir = await tinyModel('tiny-gemma3');
+    model = await loadModel(dir, { dtype: 'float32', maxBatch: 8, prefillChunk: 4 });
+    const ids = PROMPTS.map((p) => model.tokenizer.encode(p, { addSpecialTokens: true }));
+    reference = (await referenceGenerate(dir, ids.map((prompt_tokens) => ({ prompt_tokens, max_tokens: TOKENS })), true)).cases;
+    alone = [];
+    for (const p of PROMPTS) alone.push(await model.generate(p, opts).result);
+  }, 600_000);
+  afterAll(() => model?.dispose());
+
+  it("prefills in chunks of 4 to mlx-lm's tokens and last-position distribution", () => {
+    alone.forEach((r, i) => {
+      expect(r.tokens).toEqual(reference[i].tokens);
+      const lp = logSoftmax(reference[i].logits!);
+      for (const alt of r.logprobs![0].topLogprobs) expect(Math.abs(alt.logprob - lp[alt.token]), `prompt ${i}`).toBeLessThan(TOL);
+      r.logprobs!.forEach((step, s) => {
+        const margin = step.topLogprobs[0].logprob - step.topLogprobs[1].logprob;
+        expect(Math.abs(margin - reference[i].margins[s]), `prompt ${i} step ${s}`).toBeLessThan(TOL);
+      });
+    });
+  });
+
+  it('gives each concurrent request (rows at different offsets) what it gets alone', async () => {
+    await model.clearPrefixCache();
+    const together = await Promise.all(PROMPTS.map((p) => model.generate(p, opts).result));
+    together.forEach((r, i) => {
+      expect(r.tokens).toEqual(alone[i].tokens);
+      expect(logprobGap(r, alone[i]), `prompt ${i}`).toBeLessThan(TOL);
+    });
+  }, 600_000);
+
+  it('reuses a cached prefix longer than the window with the same result', async () => {
+    await model.clearPrefixCache();
+    const long = PROMPTS[3];
+    await model.generate(long, { maxTokens: 1 }).result;
+    const warm = await model.generate(`${long} and more`, opts).result;
+    expect(warm.usage.cachedTokens).toBeGreaterThan(8);
+    await model.clearPrefixCache();
+    const cold = await model.generate(`${long} and more`, opts).result;
+    expect(cold.usage.cachedTokens).toBe(0);
+    expect(warm.tokens).toEqual(cold.tokens);
+    expect(logprobGap(warm, cold)).toBeLessThan(TOL);
+  }, 600_000);
+});
