@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import { MlxNativeError } from '../errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { GGML_TYPE_NAMES, ggufToHfConfig, readGgufMetadata } from './gguf.js';
+import { directoryPooling, ggufPooling, type Pooling } from './pooling.js';
 import { Tokenizer } from './tokenizer.js';
 
 export interface ResolvedModel {
@@ -22,6 +23,8 @@ export interface ResolvedModel {
   hfConfig: Record<string, unknown>;
   tokenizer: Tokenizer;
   chatTemplate: ChatTemplate;
+  /** How embeddings pool the hidden states, from the model's own files. */
+  pooling: Pooling;
   /** A label for the weights' format when the file says it (GGUF's tensor types). */
   quantizationLabel?: string;
   warnings: string[];
@@ -75,6 +78,7 @@ async function resolveGguf(path: string): Promise<ResolvedModel> {
     chatTemplate: new ChatTemplate(tokenizer.chatTemplate, {
       bosToken: tokenizer.bosTokenId === undefined ? undefined : tokenizer.idToToken(tokenizer.bosTokenId),
     }),
+    pooling: ggufPooling(meta),
     quantizationLabel: label,
     warnings,
   };
@@ -114,6 +118,7 @@ async function resolveDirectory(dir: string): Promise<ResolvedModel> {
     chatTemplate: new ChatTemplate(tokenizer.chatTemplate, {
       bosToken: tokenizer.bosTokenId === undefined ? undefined : tokenizer.idToToken(tokenizer.bosTokenId),
     }),
+    pooling: await directoryPooling(dir),
     quantizationLabel: cfg?.bits ? `${cfg.bits}-bit g${cfg.group_size ?? 64}` : undefined,
     warnings: [],
   };

@@ -5,6 +5,7 @@
 import { MlxNativeError } from '../errors.js';
 import type { NativeGenerateRequest, NativeStatsEvent } from '../native.js';
 import type { ChatTemplate } from './chat-template.js';
+import { embed, type EmbeddingResult, type EmbedInput, type EmbedOptions } from './embed.js';
 import { EngineThread } from './engine-thread.js';
 import { Generation } from './generation.js';
 import { resolveModel } from './model-spec.js';
@@ -150,6 +151,16 @@ export class Model {
   /** Generates the assistant's reply to `messages` with the model's chat template. */
   chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
     return this.#start(this.chatPromptTokens(messages), options);
+  }
+
+  /**
+   * Embeddings of one or more inputs (texts or token ids): the hidden states after the final
+   * norm, pooled as the model says (`info.pooling`) and normalised to unit length.
+   * @example
+   * const { embeddings } = await model.embed(['first text', 'second text'], { dimensions: 256 });
+   */
+  embed(input: EmbedInput, options: EmbedOptions = {}): Promise<EmbeddingResult> {
+    return embed(this.#thread, this.tokenizer, this.info, input, options);
   }
 
   /** Live counts of this model's generations. */
@@ -304,6 +315,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
       weightBytes: ev.weightBytes,
       numLayers: ev.numLayers,
       hiddenSize: ev.hiddenSize,
+      pooling: resolved.pooling,
       dtype: ev.dtype,
     };
     return new Model(thread, info, resolved.name, resolved.tokenizer, resolved.chatTemplate);

@@ -94,6 +94,8 @@ export interface ModelInfo {
   weightBytes: number;
   numLayers: number;
   hiddenSize: number;
+  /** How embeddings pool the hidden states: the mean over tokens, or the last token. */
+  pooling: 'mean' | 'last';
   /** Compute dtype of the activations ('float32' on CPUs, 'float16' on GPUs by default). */
   dtype: string;
 }

@@ -7,6 +7,7 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { registerAuth } from './auth.js';
 import { MlxNativeError } from '../errors.js';
+import { errorHandler } from './error-handler.js';
 import { clientErrorResponse, toHttpError } from './errors.js';
 import { registerJsonBody } from './json-body.js';
 import { Metrics } from './metrics.js';
@@ -96,7 +97,7 @@ export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
     await app.register(cors, {
       origin: options.cors.includes('*') ? '*' : options.cors,
       methods: ['GET', 'POST', 'OPTIONS'],
-      allowedHeaders: ['Authorization', 'Content-Type'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'x-api-key', 'anthropic-version', 'anthropic-beta'],
       maxAge: 600,
     });
   }
@@ -108,13 +109,7 @@ export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
   });
   registerJsonBody(app);
 
-  app.setErrorHandler((err, request, reply) => {
-    const answer = toHttpError(err);
-    if (answer.status >= 500) request.log.error({ err }, 'request failed');
-    else request.log.debug({ err: err instanceof Error ? err.message : err }, 'request rejected');
-    if (request.outcome && !request.outcome.errorCode) request.outcome.errorCode = answer.body.error.code ?? undefined;
-    reply.code(answer.status).headers(answer.headers).send(answer.body);
-  });
+  app.setErrorHandler(errorHandler('openai'));
   app.setNotFoundHandler((request, reply) => {
     const err = new MlxNativeError('NOT_FOUND', `Unknown route: ${request.method} ${request.url.split('?')[0]}`);
     reply.code(404).send(toHttpError(err).body);
