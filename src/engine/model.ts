@@ -123,12 +123,13 @@ export class Model {
     return this.tokenizer.decode(ids, { skipSpecialTokens: true });
   }
 
-  /** Prompt token ids for a chat: the template applied, the assistant turn opened. */
-  chatPromptTokens(messages: ChatMessage[]): number[] {
+  /** Prompt token ids for a chat: the template applied, the assistant turn opened (unless `addGenerationPrompt: false`). */
+  chatPromptTokens(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): number[] {
     if (!Array.isArray(messages) || messages.length === 0) {
       throw new MlxNativeError('EMPTY_PROMPT', 'messages must be a non-empty array');
     }
-    return this.tokenizer.encodeChat(this.chatTemplate, messages, { addGenerationPrompt: true }).ids;
+    const addGenerationPrompt = options.addGenerationPrompt ?? true;
+    return this.tokenizer.encodeChat(this.chatTemplate, messages, { addGenerationPrompt }).ids;
   }
 
   /**

@@ -21,7 +21,7 @@ export interface ServedModel {
   embed(input: EmbedInput, options?: EmbedOptions): Promise<EmbeddingResult>;
   tokenize(text: string): number[];
   detokenize(ids: readonly number[]): string;
-  chatPromptTokens(messages: ChatMessage[]): number[];
+  chatPromptTokens(messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }): number[];
   stats(): { activeSequences: number; queuedRequests: number };
   memory(): Promise<{ activeMemory: number; peakMemory: number; cacheMemory: number }>;
   /** Engine counters; the server exposes the KV cache figures. */
