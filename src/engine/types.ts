@@ -70,6 +70,8 @@ export interface GenerationResult {
   usage: Usage;
   timings: Timings;
   logprobs?: TokenLogprob[];
+  /** The stop string that ended the generation, when one did. */
+  stopSequence?: string;
 }
 
 export type ChatRole = 'system' | 'developer' | 'user' | 'assistant';

@@ -14,6 +14,11 @@ import { Metrics } from './metrics.js';
 import { registerRequestLog } from './request-log.js';
 import { chatRoutes } from './routes/chat.js';
 import { completionRoutes } from './routes/completions.js';
+import { embeddingRoutes } from './routes/embeddings.js';
+import { messageRoutes } from './routes/messages.js';
+import { responseRoutes } from './routes/responses.js';
+import { tokenizeRoutes } from './routes/tokenize.js';
+import { ResponseStore } from './response-store.js';
 import type { RouteContext, RouteOptions } from './routes/context.js';
 import { modelRoutes } from './routes/models.js';
 import { opsRoutes } from './routes/ops.js';
@@ -96,7 +101,7 @@ export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
   if (options.cors.length > 0) {
     await app.register(cors, {
       origin: options.cors.includes('*') ? '*' : options.cors,
-      methods: ['GET', 'POST', 'OPTIONS'],
+      methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
       allowedHeaders: ['Authorization', 'Content-Type', 'x-api-key', 'anthropic-version', 'anthropic-beta'],
       maxAge: 600,
     });
@@ -116,9 +121,14 @@ export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
   });
 
   const ctx: RouteContext = { state, metrics, options, startedAt: Math.floor(Date.now() / 1000) };
+  const responses = new ResponseStore();
   for (const prefix of ['/v1', '']) {
     await app.register(chatRoutes(ctx), { prefix });
     await app.register(completionRoutes(ctx), { prefix });
+    await app.register(responseRoutes(ctx, responses), { prefix });
+    await app.register(messageRoutes(ctx), { prefix });
+    await app.register(embeddingRoutes(ctx), { prefix });
+    await app.register(tokenizeRoutes(ctx), { prefix });
     await app.register(modelRoutes(ctx), { prefix });
   }
   await app.register(opsRoutes(ctx));
