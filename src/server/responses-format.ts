@@ -83,8 +83,8 @@ export function responseObject(meta: ResponseMeta, result?: GenerationResult) {
     tools: [],
     top_p: meta.topP,
     truncation: body.truncation ?? 'disabled',
-    usage: result ? usage(result.usage) : null,
-    user: body.user ?? null,
+    ...(result && { usage: usage(result.usage) }),
+    ...(body.user != null && { user: body.user }),
     metadata: body.metadata ?? {},
   };
 }
