@@ -128,7 +128,8 @@ void Embedder::store(Job& job, const mx::array& rows) {
 }
 
 void Embedder::shutdown(Engine& engine) {
-  for (auto& job : jobs_) engine.emit_error(job.request.id, "DISPOSED", "[embed] engine was disposed");
+  for (auto& job : jobs_)
+    engine.emit_error(job.request.id, "DISPOSED", "[embed] engine was disposed");
   jobs_.clear();
 }
 

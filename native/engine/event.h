@@ -77,9 +77,9 @@ struct DiagnosticEvent {
   DeviceInfo device;
 };
 
-using EventPayload = std::variant<TokensEvent, DoneEvent, ErrorEvent, ProgressEvent, DeviceEvent,
-                                  LoadedEvent, StatsEvent, ConvertedEvent, EmbeddingEvent,
-                                  DiagnosticEvent>;
+using EventPayload =
+    std::variant<TokensEvent, DoneEvent, ErrorEvent, ProgressEvent, DeviceEvent, LoadedEvent,
+                 StatsEvent, ConvertedEvent, EmbeddingEvent, DiagnosticEvent>;
 
 struct Event {
   uint64_t id = 0;  // the request it belongs to; 0: every request (an engine failure)

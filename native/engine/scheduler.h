@@ -45,9 +45,7 @@ class Scheduler {
   void submit(GenerateRequest request);
   // Engine thread. Validates and queues an embedding request (embed.h).
   void submit_embed(EmbedRequest request) { embedder_.submit(std::move(request), model_->info()); }
-  bool has_work() const {
-    return !waiting_.empty() || !active_.empty() || embedder_.has_work();
-  }
+  bool has_work() const { return !waiting_.empty() || !active_.empty() || embedder_.has_work(); }
   // One bounded unit of work: a decode step, then a prefill step, then an embedding step.
   void step();
   void cancel(uint64_t id);
