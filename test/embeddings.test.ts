@@ -24,8 +24,9 @@ const TEXTS = [
   'Embeddings map text to vectors; similar texts get similar vectors.',
   'a',
 ];
-// Longer than a whole embedding step (512 tokens when idle): it runs in chunks.
-const LONG = Array.from({ length: 140 }, (_, i) => `sentence ${i} says something.`).join(' ');
+// Longer than an embedding step (4 prefill chunks when idle: 128 tokens on the CPU backend, which
+// prefills ~10-20 tokens/s here), so it runs in chunks through its own cache.
+const LONG = Array.from({ length: 24 }, (_, i) => `sentence ${i} says something.`).join(' ');
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -57,7 +58,7 @@ describe('model.embed against mlx-lm', () => {
     expect(model.info.pooling).toBe('mean');
     const inputs = [...TEXTS, LONG];
     const ids = inputs.map((t) => model.tokenizer.encode(t, { addSpecialTokens: true }));
-    expect(ids.at(-1)!.length).toBeGreaterThan(600);
+    expect(ids.at(-1)!.length).toBeGreaterThan(128);
     const [ours, ref] = await Promise.all([model.embed(inputs), reference(dir, ids, 'mean')]);
     expect(ours.embeddings).toHaveLength(inputs.length);
     expect(ours.promptTokens).toBe(ids.flat().length);
@@ -146,21 +147,21 @@ describe('model.embed options and input', () => {
 
 describe('embedding beside generation', () => {
   it('a long embedding runs in steps between decode steps: the generation keeps streaming meanwhile', async () => {
-    const generation = model.generate('Once upon a time', { maxTokens: 400, ignoreEos: true });
+    const generation = model.generate('Once upon a time', { maxTokens: 1000, ignoreEos: true });
     const arrivals: number[] = [];
     const reading = (async () => {
       for await (const chunk of generation) if (chunk.tokens.length) arrivals.push(performance.now());
     })();
     while (arrivals.length < 2) await new Promise((r) => setTimeout(r, 20));
     const started = performance.now();
-    const { embeddings } = await model.embed([LONG, LONG.slice(0, 1500)]);
+    const { embeddings } = await model.embed([LONG, LONG.slice(0, 100)]);
     const ended = performance.now();
     generation.abort();
     await reading;
     expect(embeddings).toHaveLength(2);
     const during = arrivals.filter((t) => t > started && t < ended).length;
-    // Beside a running stream an embedding step is prefill-sized, so the ~1000 tokens take
-    // many steps, each followed by a decode step whose token reaches JS.
-    expect(during).toBeGreaterThanOrEqual(10);
+    // Beside a running stream an embedding step is prefill-sized (32 tokens on the CPU backend),
+    // so the ~180 tokens take several steps, each followed by a decode step whose token reaches JS.
+    expect(during).toBeGreaterThanOrEqual(4);
   });
 });
