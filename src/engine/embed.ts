@@ -27,18 +27,18 @@ export interface EmbeddingResult {
   promptTokens: number;
 }
 
-const bad = (message: string) => new MlxNativeError('INVALID_ARGUMENT', message);
+const bad = (message: string, param?: string) => new MlxNativeError('INVALID_ARGUMENT', message, { param });
 
 /** The token ids of each input; strings go through the tokenizer with its special tokens. */
 export function embedInputIds(input: EmbedInput, tokenizer: Tokenizer): number[][] {
   if (typeof input === 'string') return [tokenizer.encode(input, { addSpecialTokens: true })];
-  if (!Array.isArray(input) || input.length === 0) throw bad('embedding input must be a string or a non-empty array');
+  if (!Array.isArray(input) || input.length === 0) throw bad('embedding input must be a string or a non-empty array', 'input');
   if (input.every((x) => typeof x === 'string')) {
     return (input as string[]).map((s) => tokenizer.encode(s, { addSpecialTokens: true }));
   }
   if (input.every((x) => typeof x === 'number')) return [[...(input as number[])]];
   if (input.every((x) => Array.isArray(x))) return (input as number[][]).map((ids) => [...ids]);
-  throw bad('embedding input must be strings, token ids, or arrays of token ids, not a mix');
+  throw bad('embedding input must be strings, token ids, or arrays of token ids, not a mix', 'input');
 }
 
 /** Scales `v` to unit length in place (a zero vector stays zero). */
@@ -63,10 +63,10 @@ export async function embed(
 ): Promise<EmbeddingResult> {
   if (thread.disposed) throw new MlxNativeError('DISPOSED', 'the model was disposed');
   const pooling = options.pooling ?? info.pooling;
-  if (pooling !== 'mean' && pooling !== 'last') throw bad("pooling must be 'mean' or 'last'");
+  if (pooling !== 'mean' && pooling !== 'last') throw bad("pooling must be 'mean' or 'last'", 'pooling');
   const { dimensions } = options;
   if (dimensions !== undefined && !(Number.isInteger(dimensions) && dimensions >= 1 && dimensions <= info.hiddenSize)) {
-    throw bad(`dimensions must be an integer in [1, ${info.hiddenSize}]`);
+    throw bad(`dimensions must be an integer in [1, ${info.hiddenSize}]`, 'dimensions');
   }
   const inputs = embedInputIds(input, tokenizer);
   for (const [i, ids] of inputs.entries()) {
@@ -76,7 +76,7 @@ export async function embed(
     }
     for (const t of ids) {
       if (!Number.isInteger(t) || t < 0 || t >= info.vocabSize) {
-        throw bad(`input ${i}: token id ${t} is outside the vocabulary (0..${info.vocabSize - 1})`);
+        throw bad(`input ${i}: token id ${t} is outside the vocabulary (0..${info.vocabSize - 1})`, 'input');
       }
     }
   }
