@@ -28,7 +28,7 @@ void Embedder::submit(EmbedRequest request, const ModelInfo& info) {
   jobs_.push_back(std::move(job));
 }
 
-void Embedder::step(const Model& model, int budget, Engine& engine) {
+void Embedder::step(const Model& model, int budget, int max_rows, Engine& engine) {
   Job& job = jobs_.front();
   const auto& inputs = job.request.inputs;
   try {
@@ -36,10 +36,11 @@ void Embedder::step(const Model& model, int budget, Engine& engine) {
     if (job.cache || first > budget) {
       run_chunk(model, job, std::min(first, budget));
     } else {
-      // As many following inputs as fit the budget, right-padded to the longest.
+      // As many following inputs as fit the budget, right-padded to the longest. Rows are
+      // capped too: each gets its own KV cache rows for the pass.
       size_t count = 1;
       int length = first;
-      while (job.next + count < inputs.size()) {
+      while (job.next + count < inputs.size() && int(count) < max_rows) {
         const int padded = std::max(length, int(inputs[job.next + count].size()));
         if (int(count + 1) * padded > budget) break;
         length = padded;

@@ -24,9 +24,9 @@ class Embedder {
   // Validates and queues; throws EngineError (EMPTY_PROMPT, INVALID_ARGUMENT, CONTEXT_OVERFLOW).
   void submit(EmbedRequest request, const ModelInfo& info);
   bool has_work() const { return !jobs_.empty(); }
-  // One forward pass of at most `budget` padded tokens (one input at least). A finished
-  // request's EmbeddingEvent, or its error, goes to `engine`.
-  void step(const Model& model, int budget, Engine& engine);
+  // One forward pass of at most `budget` padded tokens and `max_rows` inputs (one at least). A
+  // finished request's EmbeddingEvent, or its error, goes to `engine`.
+  void step(const Model& model, int budget, int max_rows, Engine& engine);
   // Ends every request with DISPOSED.
   void shutdown(Engine& engine);
 

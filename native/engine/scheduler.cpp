@@ -72,7 +72,7 @@ void Scheduler::step() {
   if (embedder_.has_work()) {
     // Alone, embeddings take bigger steps; beside running streams, prefill-sized ones.
     const bool idle = active_.empty() && waiting_.empty();
-    embedder_.step(*model_, options_.prefill_chunk * (idle ? 4 : 1), engine_);
+    embedder_.step(*model_, options_.prefill_chunk * (idle ? 4 : 1), options_.max_batch, engine_);
   }
   if (++steps_ % 256 == 0) mx::clear_cache();
 }
