@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, MlxNativeError, type Model } from '../src/index.js';
 import { ensureFixture, ensureFixtureF32, requireVenv, runReference, tinyModel } from './helpers/models.js';
 
+// The mlx-lm reference and a second model load make these tests slow on a busy 2-core machine.
+
 /*
  * Tolerance per component of unit vectors (|x| ~ 0.04 for 576 dimensions). Both sides run the
  * same MLX kernels in float32; the differences left are summation order (batched, padded and
@@ -67,13 +69,13 @@ describe('model.embed against mlx-lm', () => {
       expect(norm(v)).toBeCloseTo(1, 5);
       expect(maxDiff(v, ref.embeddings[i])).toBeLessThan(TOL);
     }
-  });
+  }, 300_000);
 
   it('last-token pooling, from token ids', async () => {
     const ids = TEXTS.map((t) => model.tokenize(t));
     const [ours, ref] = await Promise.all([model.embed(ids, { pooling: 'last' }), reference(dir, ids, 'last')]);
     for (const [i, v] of ours.embeddings.entries()) expect(maxDiff(v, ref.embeddings[i])).toBeLessThan(TOL);
-  });
+  }, 300_000);
 
   it('qwen3 (q/k norms) with last-token pooling taken from its 1_Pooling/config.json', async () => {
     const tiny = await tinyModel('tiny-qwen3');
@@ -95,7 +97,7 @@ describe('model.embed against mlx-lm', () => {
     } finally {
       await rm(withPooling, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 
   it('the GGUF fixture gives the vectors of its float32 conversion', async () => {
     const gguf = await loadModel(await ensureFixture(), { onWarning: () => undefined });
@@ -105,7 +107,7 @@ describe('model.embed against mlx-lm', () => {
     } finally {
       await gguf.dispose();
     }
-  });
+  }, 300_000);
 });
 
 describe('model.embed options and input', () => {
@@ -163,5 +165,5 @@ describe('embedding beside generation', () => {
     // Beside a running stream an embedding step is prefill-sized (32 tokens on the CPU backend),
     // so the ~180 tokens take several steps, each followed by a decode step whose token reaches JS.
     expect(during).toBeGreaterThanOrEqual(4);
-  });
+  }, 300_000);
 });
