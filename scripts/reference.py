@@ -29,6 +29,13 @@ tokenize
     texts use tokenizer.encode(text) (special tokens added as the tokenizer's
     post-processor says); chat uses apply_chat_template(..., add_generation_prompt=True).
 
+embed
+    {"mode": "embed", "model": DIR, "inputs": [[ids]], "pooling": "mean" | "last"}
+    -> {"embeddings": [[floats]]}
+    Each input alone through mlx-lm's decoder body (model.model: the hidden
+    states after the final norm), pooled (mean over the tokens, or the last
+    token) and scaled to unit length, in float32.
+
 bench
     {"mode": "bench", "model": DIR, "prompt_tokens": [ints], "max_tokens": 128, "warmup": true}
     -> {"prefill_s", "timestamps_s", "tokens", "decode_tokens_per_s", ...}
@@ -120,6 +127,19 @@ def run_tokenize(req):
     }
 
 
+def run_embed(req):
+    from mlx_lm import load
+
+    model, _ = load(req["model"])
+    out = []
+    for ids in req["inputs"]:
+        hidden = model.model(mx.array([int(t) for t in ids], dtype=mx.uint32)[None])[0]
+        hidden = hidden.astype(mx.float32)
+        pooled = hidden[-1] if req.get("pooling") == "last" else hidden.mean(axis=0)
+        out.append((pooled / mx.linalg.norm(pooled)).tolist())
+    return {"embeddings": out}
+
+
 def run_bench(req):
     from mlx_lm import load
     from mlx_lm.generate import generate_step, generation_stream, wired_limit
@@ -159,7 +179,7 @@ def run_bench(req):
     }
 
 
-MODES = {"generate": run_generate, "tokenize": run_tokenize, "bench": run_bench}
+MODES = {"generate": run_generate, "tokenize": run_tokenize, "embed": run_embed, "bench": run_bench}
 
 
 def main():

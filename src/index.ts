@@ -3,6 +3,8 @@ export { Runtime, type DeviceInfo } from './runtime.js';
 export { loadModel, Model, type LoadOptions, type ModelStats, type EngineCounters } from './engine/model.js';
 export { createEngine, Engine, type EngineModel } from './engine/engine.js';
 export { Generation } from './engine/generation.js';
+export { type EmbeddingResult, type EmbedInput, type EmbedOptions } from './engine/embed.js';
+export type { Pooling } from './engine/pooling.js';
 export { Tokenizer } from './engine/tokenizer.js';
 export { ChatTemplate } from './engine/chat-template.js';
 export * from './engine/types.js';

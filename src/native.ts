@@ -107,6 +107,15 @@ export interface NativeConvertedEvent {
   groupSizes: Int32Array;
 }
 
+/** Pooled embeddings, row-major [inputs, dims]. */
+export interface NativeEmbeddingEvent {
+  id: number;
+  type: 'embedding';
+  dims: number;
+  promptTokens: number;
+  values: Float32Array;
+}
+
 /** Results of the test diagnostics (quantizedMatmul, busy); not part of the public API. */
 export interface NativeDiagnosticEvent extends NativeDeviceFields {
   id: number;
@@ -124,6 +133,7 @@ export type NativeEvent =
   | NativeLoadedEvent
   | NativeStatsEvent
   | NativeConvertedEvent
+  | NativeEmbeddingEvent
   | NativeDiagnosticEvent;
 
 export type NativeEventType = NativeEvent['type'];
@@ -172,6 +182,14 @@ export interface NativeGenerateRequest {
   eosTokenIds?: Int32Array;
 }
 
+/** An embedding request: the inputs' token ids one after the other, and each input's length. */
+export interface NativeEmbedRequest {
+  tokens: Int32Array;
+  lengths: Int32Array;
+  /** Last-token pooling; otherwise the mean over each input's tokens. */
+  lastToken: boolean;
+}
+
 export interface NativeConvertRequest {
   file: string;
   outFile: string;
@@ -189,6 +207,7 @@ export interface NativeEngine {
   convertGguf(id: number, options: NativeConvertRequest): void;
   loadModel(id: number, spec: NativeModelSpec): void;
   generate(id: number, request: NativeGenerateRequest): void;
+  embed(id: number, request: NativeEmbedRequest): void;
   modelCommand(id: number, command: 'stats' | 'clearPrefixCache'): void;
   cancel(id: number): void;
   ref(): void;

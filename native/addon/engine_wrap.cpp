@@ -30,6 +30,7 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::convert_gguf>("convertGguf"),
                          InstanceMethod<&EngineWrap::load_model>("loadModel"),
                          InstanceMethod<&EngineWrap::generate>("generate"),
+                         InstanceMethod<&EngineWrap::embed>("embed"),
                          InstanceMethod<&EngineWrap::model_command>("modelCommand"),
                          InstanceMethod<&EngineWrap::cancel>("cancel"),
                          InstanceMethod<&EngineWrap::ref>("ref"),

@@ -27,6 +27,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value convert_gguf(const Napi::CallbackInfo& info);
   Napi::Value load_model(const Napi::CallbackInfo& info);
   Napi::Value generate(const Napi::CallbackInfo& info);
+  Napi::Value embed(const Napi::CallbackInfo& info);
   Napi::Value model_command(const Napi::CallbackInfo& info);
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value ref(const Napi::CallbackInfo& info);

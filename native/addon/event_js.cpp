@@ -105,6 +105,12 @@ struct ToJs {
     o.Set("bits", ints(env, e.bits));
     o.Set("groupSizes", ints(env, e.group_sizes));
   }
+  void operator()(const EmbeddingEvent& e) {
+    o.Set("type", "embedding");
+    o.Set("dims", e.dims);
+    o.Set("promptTokens", e.prompt_tokens);
+    o.Set("values", floats(env, e.values));
+  }
   void operator()(const DiagnosticEvent& e) {
     o.Set("type", "diagnostic");
     o.Set("values", floats(env, e.values));

@@ -1,4 +1,4 @@
-// EngineWrap methods for models: load, generate, and small model commands.
+// EngineWrap methods for models: load, generate, embed, and small model commands.
 #include "engine/errors.h"
 #include "engine/scheduler.h"
 #include "engine_wrap.h"
@@ -25,6 +25,16 @@ Napi::Value EngineWrap::generate(const Napi::CallbackInfo& info) {
   GenerateRequest req = to_generate_request(info[1].As<Napi::Object>(), id);
   post(info, id, [req = std::move(req)](Engine& engine) mutable {
     engine.scheduler().submit(std::move(req));
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineWrap::embed(const Napi::CallbackInfo& info) {
+  uint64_t id = arg_id(info, 0);
+  if (!info[1].IsObject()) throw_js(info.Env(), "INVALID_ARGUMENT", "embed(id, request)");
+  EmbedRequest req = to_embed_request(info[1].As<Napi::Object>(), id);
+  post(info, id, [req = std::move(req)](Engine& engine) mutable {
+    engine.scheduler().submit_embed(std::move(req));
   });
   return info.Env().Undefined();
 }

@@ -112,4 +112,23 @@ GenerateRequest to_generate_request(const Napi::Object& obj, uint64_t id) {
   return r;
 }
 
+EmbedRequest to_embed_request(const Napi::Object& obj, uint64_t id) {
+  EmbedRequest r;
+  r.id = id;
+  std::vector<int32_t> tokens = ints(obj, "tokens");
+  std::vector<int32_t> lengths = ints(obj, "lengths");
+  size_t at = 0;
+  for (int32_t n : lengths) {
+    if (n < 0 || size_t(n) > tokens.size() - at)
+      throw_js(obj.Env(), "INVALID_ARGUMENT", "embedding lengths do not match the tokens");
+    r.inputs.emplace_back(tokens.begin() + at, tokens.begin() + at + n);
+    at += size_t(n);
+  }
+  if (at != tokens.size())
+    throw_js(obj.Env(), "INVALID_ARGUMENT", "embedding lengths do not match the tokens");
+  auto last = obj.Get("lastToken");
+  r.last_token = last.IsBoolean() && last.As<Napi::Boolean>().Value();
+  return r;
+}
+
 }  // namespace mlxn

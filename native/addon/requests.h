@@ -11,5 +11,7 @@ namespace mlxn {
 ModelSpec to_model_spec(const Napi::Object& obj);
 SchedulerOptions to_scheduler_options(const Napi::Object& obj);
 GenerateRequest to_generate_request(const Napi::Object& obj, uint64_t id);
+// {tokens: Int32Array (the inputs one after the other), lengths: Int32Array, lastToken}.
+EmbedRequest to_embed_request(const Napi::Object& obj, uint64_t id);
 
 }  // namespace mlxn

@@ -64,6 +64,12 @@ struct ConvertedEvent {
   std::vector<int32_t> bits, group_sizes;    // per quantized module
 };
 
+// Pooled embeddings of a request's inputs, row-major [inputs, dims].
+struct EmbeddingEvent {
+  int dims = 0, prompt_tokens = 0;
+  std::vector<float> values;
+};
+
 // Results of the diagnostics the tests use (not part of the public API).
 struct DiagnosticEvent {
   std::vector<float> values;  // quantized matmul: y, row-major
@@ -71,8 +77,9 @@ struct DiagnosticEvent {
   DeviceInfo device;
 };
 
-using EventPayload = std::variant<TokensEvent, DoneEvent, ErrorEvent, ProgressEvent, DeviceEvent,
-                                  LoadedEvent, StatsEvent, ConvertedEvent, DiagnosticEvent>;
+using EventPayload =
+    std::variant<TokensEvent, DoneEvent, ErrorEvent, ProgressEvent, DeviceEvent, LoadedEvent,
+                 StatsEvent, ConvertedEvent, EmbeddingEvent, DiagnosticEvent>;
 
 struct Event {
   uint64_t id = 0;  // the request it belongs to; 0: every request (an engine failure)

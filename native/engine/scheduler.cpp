@@ -69,6 +69,11 @@ void Scheduler::submit(GenerateRequest request) {
 void Scheduler::step() {
   decode_step();
   prefill_step();
+  if (embedder_.has_work()) {
+    // Alone, embeddings take bigger steps; beside running streams, prefill-sized ones.
+    const bool idle = active_.empty() && waiting_.empty();
+    embedder_.step(*model_, options_.prefill_chunk * (idle ? 4 : 1), options_.max_batch, engine_);
+  }
   if (++steps_ % 256 == 0) mx::clear_cache();
 }
 
@@ -264,6 +269,7 @@ void Scheduler::shutdown() {
   for (auto& s : waiting_) finish(*s, "abort", nullptr, 0);
   active_.clear();
   waiting_.clear();
+  embedder_.shutdown(engine_);
   batch_.reset();
   prefix_cache_.clear();
   mx::synchronize();

@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "embed.h"
 #include "engine.h"
 #include "logits_hook.h"
 #include "model.h"
@@ -42,8 +43,10 @@ class Scheduler {
 
   // Engine thread. Validates and queues; throws EngineError for a request it refuses.
   void submit(GenerateRequest request);
-  bool has_work() const { return !waiting_.empty() || !active_.empty(); }
-  // One bounded unit of work: a decode step, then a prefill step.
+  // Engine thread. Validates and queues an embedding request (embed.h).
+  void submit_embed(EmbedRequest request) { embedder_.submit(std::move(request), model_->info()); }
+  bool has_work() const { return !waiting_.empty() || !active_.empty() || embedder_.has_work(); }
+  // One bounded unit of work: a decode step, then a prefill step, then an embedding step.
   void step();
   void cancel(uint64_t id);
   // Ends every request with an abort.
@@ -78,6 +81,7 @@ class Scheduler {
   std::unique_ptr<Model> model_;
   SchedulerOptions options_;
   PrefixCache prefix_cache_;
+  Embedder embedder_;
   std::deque<std::unique_ptr<Sequence>> waiting_;  // front may be mid-prefill
   std::vector<std::unique_ptr<Sequence>> active_;  // row b of batch_
   std::optional<KVCache> batch_;

@@ -34,6 +34,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   #ended = false;
   #error: Error | undefined;
   #stopped = false;
+  #stopSequence: string | undefined;
   #aborted = false;
   #hooks: GenerationHooks;
   #sawToken = false;
@@ -134,6 +135,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     this.#text += match.text;
     if (match.stopped) {
       this.#stopped = true;
+      this.#stopSequence = match.stop;
       this.#thread.cancel(this.#id);
     }
     if (match.text || logprobs || ids.length) this.#push({ text: match.text, tokens: ids, logprobs });
@@ -185,6 +187,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
         totalMs: performance.now() - this.#startedAt,
       },
       logprobs: this.#logprobs,
+      ...(this.#stopSequence !== undefined && { stopSequence: this.#stopSequence }),
     });
   }
 

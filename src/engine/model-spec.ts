@@ -7,7 +7,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { MlxNativeError } from '../errors.js';
 import { ChatTemplate } from './chat-template.js';
-import { ggufToHfConfig, readGgufMetadata } from './gguf.js';
+import { GGML_TYPE_NAMES, ggufToHfConfig, readGgufMetadata } from './gguf.js';
+import { directoryPooling, ggufPooling, type Pooling } from './pooling.js';
 import { Tokenizer } from './tokenizer.js';
 
 export interface ResolvedModel {
@@ -22,6 +23,8 @@ export interface ResolvedModel {
   hfConfig: Record<string, unknown>;
   tokenizer: Tokenizer;
   chatTemplate: ChatTemplate;
+  /** How embeddings pool the hidden states, from the model's own files. */
+  pooling: Pooling;
   /** A label for the weights' format when the file says it (GGUF's tensor types). */
   quantizationLabel?: string;
   /** GGUF only: tensor types, their counts and what each becomes. */
@@ -88,6 +91,7 @@ async function resolveGguf(path: string): Promise<ResolvedModel> {
     chatTemplate: new ChatTemplate(tokenizer.chatTemplate, {
       bosToken: tokenizer.bosTokenId === undefined ? undefined : tokenizer.idToToken(tokenizer.bosTokenId),
     }),
+    pooling: ggufPooling(meta),
     quantizationLabel: label,
     ggufTypes,
     warnings,
@@ -143,6 +147,7 @@ async function resolveDirectory(dir: string): Promise<ResolvedModel> {
     chatTemplate: new ChatTemplate(tokenizer.chatTemplate, {
       bosToken: tokenizer.bosTokenId === undefined ? undefined : tokenizer.idToToken(tokenizer.bosTokenId),
     }),
+    pooling: await directoryPooling(dir),
     quantizationLabel: quantizationLabel(cfg),
     warnings: [],
   };

@@ -5,6 +5,7 @@
 import { MlxNativeError } from '../errors.js';
 import type { NativeGenerateRequest, NativeStatsEvent } from '../native.js';
 import { ChatTemplate } from './chat-template.js';
+import { embed, type EmbeddingResult, type EmbedInput, type EmbedOptions } from './embed.js';
 import { EngineThread } from './engine-thread.js';
 import { Generation } from './generation.js';
 import { resolveModel } from './model-spec.js';
@@ -126,12 +127,13 @@ export class Model {
     return this.tokenizer.decode(ids, { skipSpecialTokens: true });
   }
 
-  /** Prompt token ids for a chat: the template applied, the assistant turn opened. */
-  chatPromptTokens(messages: ChatMessage[]): number[] {
+  /** Prompt token ids for a chat: the template applied, the assistant turn opened (unless `addGenerationPrompt: false`). */
+  chatPromptTokens(messages: ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): number[] {
     if (!Array.isArray(messages) || messages.length === 0) {
       throw new MlxNativeError('EMPTY_PROMPT', 'messages must be a non-empty array');
     }
-    return this.tokenizer.encodeChat(this.chatTemplate, messages, { addGenerationPrompt: true }).ids;
+    const addGenerationPrompt = options.addGenerationPrompt ?? true;
+    return this.tokenizer.encodeChat(this.chatTemplate, messages, { addGenerationPrompt }).ids;
   }
 
   /**
@@ -154,6 +156,16 @@ export class Model {
   /** Generates the assistant's reply to `messages` with the model's chat template. */
   chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
     return this.#start(this.chatPromptTokens(messages), options);
+  }
+
+  /**
+   * Embeddings of one or more inputs (texts or token ids): the hidden states after the final
+   * norm, pooled as the model says (`info.pooling`) and normalised to unit length.
+   * @example
+   * const { embeddings } = await model.embed(['first text', 'second text'], { dimensions: 256 });
+   */
+  embed(input: EmbedInput, options: EmbedOptions = {}): Promise<EmbeddingResult> {
+    return embed(this.#thread, this.tokenizer, this.info, input, options);
   }
 
   /** Live counts of this model's generations. */
@@ -336,6 +348,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
       weightBytes: ev.weightBytes,
       numLayers: ev.numLayers,
       hiddenSize: ev.hiddenSize,
+      pooling: resolved.pooling,
       dtype: ev.dtype,
       ...(resolved.ggufTypes ? { ggufTensorTypes: resolved.ggufTypes } : {}),
     };

@@ -70,6 +70,8 @@ export interface GenerationResult {
   usage: Usage;
   timings: Timings;
   logprobs?: TokenLogprob[];
+  /** The stop string that ended the generation, when one did. */
+  stopSequence?: string;
 }
 
 export type ChatRole = 'system' | 'developer' | 'user' | 'assistant';
@@ -94,6 +96,8 @@ export interface ModelInfo {
   weightBytes: number;
   numLayers: number;
   hiddenSize: number;
+  /** How embeddings pool the hidden states: the mean over tokens, or the last token. */
+  pooling: 'mean' | 'last';
   /** Compute dtype of the activations ('float32' on CPUs, 'float16' on GPUs by default). */
   dtype: string;
   /** GGUF files: each tensor type, how many tensors have it and what it becomes in MLX. */

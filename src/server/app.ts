@@ -7,12 +7,18 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { registerAuth } from './auth.js';
 import { MlxNativeError } from '../errors.js';
+import { errorHandler } from './error-handler.js';
 import { clientErrorResponse, toHttpError } from './errors.js';
 import { registerJsonBody } from './json-body.js';
 import { Metrics } from './metrics.js';
 import { registerRequestLog } from './request-log.js';
 import { chatRoutes } from './routes/chat.js';
 import { completionRoutes } from './routes/completions.js';
+import { embeddingRoutes } from './routes/embeddings.js';
+import { messageRoutes } from './routes/messages.js';
+import { responseRoutes } from './routes/responses.js';
+import { tokenizeRoutes } from './routes/tokenize.js';
+import { ResponseStore } from './response-store.js';
 import type { RouteContext, RouteOptions } from './routes/context.js';
 import { modelRoutes } from './routes/models.js';
 import { opsRoutes } from './routes/ops.js';
@@ -99,8 +105,8 @@ export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
   if (options.cors.length > 0) {
     await app.register(cors, {
       origin: options.cors.includes('*') ? '*' : options.cors,
-      methods: ['GET', 'POST', 'OPTIONS'],
-      allowedHeaders: ['Authorization', 'Content-Type'],
+      methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'x-api-key', 'anthropic-version', 'anthropic-beta'],
       maxAge: 600,
     });
   }
@@ -112,22 +118,21 @@ export async function buildApp(input: BuildAppInput): Promise<FastifyInstance> {
   });
   registerJsonBody(app);
 
-  app.setErrorHandler((err, request, reply) => {
-    const answer = toHttpError(err);
-    if (answer.status >= 500) request.log.error({ err }, 'request failed');
-    else request.log.debug({ err: err instanceof Error ? err.message : err }, 'request rejected');
-    if (request.outcome && !request.outcome.errorCode) request.outcome.errorCode = answer.body.error.code ?? undefined;
-    reply.code(answer.status).headers(answer.headers).send(answer.body);
-  });
+  app.setErrorHandler(errorHandler('openai'));
   app.setNotFoundHandler((request, reply) => {
     const err = new MlxNativeError('NOT_FOUND', `Unknown route: ${request.method} ${request.url.split('?')[0]}`);
     reply.code(404).send(toHttpError(err).body);
   });
 
   const ctx: RouteContext = { state, metrics, options, startedAt: Math.floor(Date.now() / 1000) };
+  const responses = new ResponseStore();
   for (const prefix of ['/v1', '']) {
     await app.register(chatRoutes(ctx), { prefix });
     await app.register(completionRoutes(ctx), { prefix });
+    await app.register(responseRoutes(ctx, responses), { prefix });
+    await app.register(messageRoutes(ctx), { prefix });
+    await app.register(embeddingRoutes(ctx), { prefix });
+    await app.register(tokenizeRoutes(ctx), { prefix });
     await app.register(modelRoutes(ctx), { prefix });
     await app.register(adminRoutes(ctx), { prefix });
   }

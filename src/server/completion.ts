@@ -1,32 +1,37 @@
 /**
- * Runs one completion request, chat or text, streaming or not: admission against the queue
- * bound, starting the generation (engine input errors become 400s before any SSE byte),
- * aborting it when the client leaves, metrics, and the request's log outcome.
+ * Runs one generation request of any API (chat, text completions, Responses, Anthropic
+ * Messages), streaming or not: admission against the queue bound, starting the generation
+ * (engine input errors become 400s before any SSE byte), aborting it when the client leaves,
+ * metrics, and the request's log outcome. Each API describes its objects in a CompletionPlan.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MlxNativeError } from '../errors.js';
 import type { GenerationChunk, GenerationResult } from '../engine/types.js';
-import { forRequest, toHttpError } from './errors.js';
+import { forRequest, toHttpError, type HttpError, type PromptParam } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { RequestOutcome } from './request-log.js';
-import { SseStream } from './sse.js';
+import { SseStream, type SseFraming } from './sse.js';
 import type { ServedGeneration, ServerState, TrackedGeneration } from './state.js';
 
-/** How one request turns into OpenAI objects; the chat and completions routes each make one. */
+/** How one request turns into an API's objects; each generating route makes one. */
 export interface CompletionPlan {
   /** The body field that carries the prompt, named in context-length errors. */
-  promptParam: 'messages' | 'prompt';
+  promptParam: PromptParam;
   stream: boolean;
+  /** SSE framing (default 'chunks', OpenAI's chat/completions framing). */
+  framing?: SseFraming;
   /** Starts the generation; may throw MlxNativeError synchronously for bad input. */
   start(): ServedGeneration;
   /** Objects to send when the stream opens (the chat role chunk), if any. */
   opening(): unknown[];
-  /** The event for one engine chunk, or undefined when there is nothing to send. */
+  /** The event for one engine chunk, an array of events, or undefined when there is nothing to send. */
   chunk(chunk: GenerationChunk): unknown;
   /** Events that end a stream: the finish chunk and, when asked for, the usage chunk. */
   closing(result: GenerationResult): unknown[];
   /** The whole response of a non-streaming request. */
   whole(result: GenerationResult): unknown;
+  /** The `error` event's data when generation fails mid-stream (default: the OpenAI error body). */
+  streamError?(err: HttpError): unknown;
 }
 
 /** What the runner needs from the app. */
@@ -117,18 +122,19 @@ async function streamTo(
   deps: CompletionDeps,
   outcome: RequestOutcome,
 ): Promise<void> {
-  const sse = SseStream.open(reply);
+  const sse = SseStream.open(reply, plan.framing);
   for (const event of plan.opening()) await sse.send(event);
   let result: GenerationResult;
   try {
     result = await consume(generation, deps, outcome, async (chunk) => {
       const event = plan.chunk(chunk);
-      if (event !== undefined) await sse.send(event);
+      for (const e of event === undefined ? [] : Array.isArray(event) ? event : [event]) await sse.send(e);
     });
   } catch (err) {
     outcome.errorCode = err instanceof MlxNativeError ? err.code : 'INTERNAL';
     reply.log.error({ err }, 'generation failed after the stream started');
-    sse.fail(toHttpError(forRequest(err, plan.promptParam)));
+    const http = toHttpError(forRequest(err, plan.promptParam));
+    sse.fail(plan.streamError ? plan.streamError(http) : http.body);
     return;
   }
   finish(result, tracked, deps, outcome);

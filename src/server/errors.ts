@@ -1,7 +1,8 @@
 /**
- * OpenAI-shaped errors, `{"error": {"message", "type", "param", "code"}}`, with their HTTP status.
- * Everything the server throws is an MlxNativeError; {@link HTTP_BY_CODE} is the one table that
- * maps its code to a status. zod and fastify errors are turned into MlxNativeErrors first.
+ * OpenAI-shaped errors, `{"error": {"message", "type", "param", "code"}}`, with their HTTP status,
+ * and the same errors in Anthropic's shape for its Messages routes. Everything the server throws
+ * is an MlxNativeError; {@link HTTP_BY_CODE} is the one table that maps its code to a status.
+ * zod and fastify errors are turned into MlxNativeErrors first.
  */
 import { STATUS_CODES } from 'node:http';
 import type { z } from 'zod';
@@ -124,16 +125,19 @@ export function toMlxNativeError(err: unknown): MlxNativeError {
   return new MlxNativeError('INTERNAL', 'Internal server error');
 }
 
+/** The body field that carries a request's prompt: chat and Messages, completions, Responses and embeddings. */
+export type PromptParam = 'messages' | 'prompt' | 'input';
+
 /**
  * An error of the engine as the request saw it: errors about the prompt name the body field
  * that carried it (`messages` or `prompt`); the engine's own option names mean nothing to an
  * HTTP client, so other engine errors name no field.
  */
-export function forRequest(err: unknown, promptParam: 'messages' | 'prompt'): unknown {
+export function forRequest(err: unknown, promptParam: PromptParam): unknown {
   if (!(err instanceof MlxNativeError)) return err;
   const aboutPrompt = err.code === 'CONTEXT_OVERFLOW' || err.code === 'EMPTY_PROMPT' || err.code === 'CHAT_TEMPLATE_ERROR';
   if (!aboutPrompt || err.param !== undefined) return err;
-  const param = err.code === 'CHAT_TEMPLATE_ERROR' ? 'messages' : promptParam;
+  const param = err.code === 'CHAT_TEMPLATE_ERROR' && promptParam === 'prompt' ? 'messages' : promptParam;
   const copy = new MlxNativeError(err.code, err.message, { param, reason: err.reason, cause: err.cause });
   copy.stack = err.stack;
   return copy;
@@ -159,6 +163,35 @@ export function toHttpError(err: unknown): HttpError {
     headers: mapping.headers ?? {},
     body: { error: { message, type, param, code: e.reason ?? mapping.reason } },
   };
+}
+
+/** Anthropic's error `type` by HTTP status; other 4xx are `invalid_request_error`. */
+const ANTHROPIC_TYPE_BY_STATUS: Record<number, string> = {
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  500: 'api_error',
+  503: 'overloaded_error',
+  504: 'timeout_error',
+};
+
+/** An error in Anthropic's shape: `{"type": "error", "error": {"type", "message"}}`. */
+export interface AnthropicErrorBody {
+  type: 'error';
+  error: { type: string; message: string };
+}
+
+/**
+ * An HTTP error's body in Anthropic's shape (same status and headers).
+ *
+ * @example
+ * anthropicError(toHttpError(err)) // { type: 'error', error: { type: 'invalid_request_error', message: … } }
+ */
+export function anthropicError(http: HttpError): AnthropicErrorBody {
+  const type = ANTHROPIC_TYPE_BY_STATUS[http.status] ?? (http.status < 500 ? 'invalid_request_error' : 'api_error');
+  return { type: 'error', error: { type, message: http.body.error.message } };
 }
 
 /**

@@ -3,6 +3,14 @@ import type { GenerateOptions } from '../engine/types.js';
 import { invalidParam } from './errors.js';
 import type { ChatCompletionRequest, CompletionRequest } from './schemas.js';
 
+/** The sampling fields every generating API maps onto OpenAI's names (Responses, Anthropic Messages). */
+export type SamplingFields = Partial<
+  Pick<
+    CompletionRequest,
+    'max_tokens' | 'temperature' | 'top_p' | 'top_k' | 'min_p' | 'seed' | 'stop' | 'frequency_penalty' | 'presence_penalty'
+  >
+>;
+
 /** Server-wide defaults and limits the mapping needs. */
 export interface OptionDefaults {
   maxTokensDefault: number;
@@ -24,7 +32,7 @@ export interface OptionDefaults {
  * // → { maxTokens: 8, temperature: 0, topP: 1, ... }
  */
 export function toGenerateOptions(
-  body: ChatCompletionRequest | CompletionRequest,
+  body: ChatCompletionRequest | CompletionRequest | SamplingFields,
   defaults: OptionDefaults,
 ): GenerateOptions {
   const options: GenerateOptions = {
@@ -36,19 +44,19 @@ export function toGenerateOptions(
   if (body.min_p != null) options.minP = body.min_p;
   if (body.frequency_penalty != null) options.frequencyPenalty = body.frequency_penalty;
   if (body.presence_penalty != null) options.presencePenalty = body.presence_penalty;
-  if (body.repetition_penalty != null) options.repetitionPenalty = body.repetition_penalty;
-  if (body.ignore_eos != null) options.ignoreEos = body.ignore_eos;
+  if ('repetition_penalty' in body && body.repetition_penalty != null) options.repetitionPenalty = body.repetition_penalty;
+  if ('ignore_eos' in body && body.ignore_eos != null) options.ignoreEos = body.ignore_eos;
   // OpenAI seeds are any int64; the engine takes non-negative ones. Fold negatives over.
   if (body.seed != null) options.seed = body.seed < 0 ? body.seed + Number.MAX_SAFE_INTEGER + 1 : body.seed;
   if (body.stop != null) options.stop = body.stop;
-  if (body.logit_bias != null) options.logitBias = logitBias(body.logit_bias, defaults.vocabSize);
+  if ('logit_bias' in body && body.logit_bias != null) options.logitBias = logitBias(body.logit_bias, defaults.vocabSize);
 
   if ('messages' in body) {
     if (body.logprobs) {
       options.logprobs = true;
       options.topLogprobs = body.top_logprobs ?? 0;
     }
-  } else if (body.logprobs != null) {
+  } else if ('prompt' in body && body.logprobs != null) {
     // Completions: `logprobs: N` asks for the chosen token plus N alternatives.
     options.logprobs = true;
     options.topLogprobs = body.logprobs;
@@ -57,7 +65,7 @@ export function toGenerateOptions(
 }
 
 /** The requested completion length, checked against the context before it reaches the engine. */
-function maxTokens(body: ChatCompletionRequest | CompletionRequest, defaults: OptionDefaults): number {
+function maxTokens(body: ChatCompletionRequest | CompletionRequest | SamplingFields, defaults: OptionDefaults): number {
   const completion = 'max_completion_tokens' in body ? body.max_completion_tokens : undefined;
   const [param, value] = completion != null ? ['max_completion_tokens', completion] : ['max_tokens', body.max_tokens];
   if (value == null) return Math.min(defaults.maxTokensDefault, defaults.contextLength);

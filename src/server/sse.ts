@@ -1,9 +1,13 @@
 /**
- * Server-sent events on a raw response, in OpenAI's framing: `data: {json}` per chunk,
- * `data: [DONE]` at the end, or an `error` event (and no `[DONE]`) when generation fails.
+ * Server-sent events on a raw response. Chat and text completions use OpenAI's chunk framing:
+ * `data: {json}` per chunk, `data: [DONE]` at the end. The Responses and Anthropic Messages
+ * APIs use typed framing: each event's `type` field is also its `event:` line, and the stream
+ * just ends. Either way a failed generation ends the stream with an `error` event.
  */
 import type { FastifyReply } from 'fastify';
-import type { HttpError } from './errors.js';
+
+/** 'chunks': OpenAI chat/completions; 'typed': `event: <type>` lines, no `[DONE]`. */
+export type SseFraming = 'chunks' | 'typed';
 
 /**
  * Writes one SSE stream. Opening takes over the reply from fastify, copying the headers
@@ -16,13 +20,15 @@ import type { HttpError } from './errors.js';
  */
 export class SseStream {
   readonly #res: FastifyReply['raw'];
+  readonly #framing: SseFraming;
 
-  private constructor(res: FastifyReply['raw']) {
+  private constructor(res: FastifyReply['raw'], framing: SseFraming) {
     this.#res = res;
+    this.#framing = framing;
   }
 
   /** Sends the 200 and the event-stream headers. */
-  static open(reply: FastifyReply): SseStream {
+  static open(reply: FastifyReply, framing: SseFraming = 'chunks'): SseStream {
     reply.hijack();
     const res = reply.raw;
     const headers: Record<string, string | string[] | number> = {};
@@ -38,7 +44,7 @@ export class SseStream {
     });
     // Send the headers now so the client sees the stream start during prefill.
     res.flushHeaders();
-    return new SseStream(res);
+    return new SseStream(res, framing);
   }
 
   /** True once the client is gone; nothing more is written. */
@@ -49,7 +55,9 @@ export class SseStream {
   /** Sends one data event; resolves when the socket can take more (backpressure). */
   async send(data: unknown): Promise<void> {
     if (this.closed) return;
-    if (!this.#res.write(`data: ${JSON.stringify(data)}\n\n`)) {
+    const type = (data as { type?: unknown }).type;
+    const name = this.#framing === 'typed' && typeof type === 'string' ? `event: ${type}\n` : '';
+    if (!this.#res.write(`${name}data: ${JSON.stringify(data)}\n\n`)) {
       await new Promise<void>((resolve) => {
         const done = () => {
           this.#res.off('drain', done);
@@ -65,12 +73,13 @@ export class SseStream {
   /** Ends the stream normally. */
   done(): void {
     if (this.closed) return;
-    this.#res.end('data: [DONE]\n\n');
+    if (this.#framing === 'chunks') this.#res.end('data: [DONE]\n\n');
+    else this.#res.end();
   }
 
-  /** Ends the stream with an `error` event in OpenAI's error shape, without `[DONE]`. */
-  fail(err: HttpError): void {
+  /** Ends the stream with an `error` event carrying `body` (the API's error shape), without `[DONE]`. */
+  fail(body: unknown): void {
     if (this.closed) return;
-    this.#res.end(`event: error\ndata: ${JSON.stringify(err.body)}\n\n`);
+    this.#res.end(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
   }
 }

@@ -4,6 +4,7 @@
  * shutdown may have to abort.
  */
 import type { ModelPool } from './model-pool.js';
+import type { EmbeddingResult, EmbedInput, EmbedOptions } from '../engine/embed.js';
 import type { ChatMessage, GenerateOptions, GenerationChunk, GenerationResult, ModelInfo } from '../engine/types.js';
 
 /** The part of a Generation the server uses (the engine's `Generation` class has it). */
@@ -15,10 +16,14 @@ export interface ServedGeneration extends AsyncIterable<GenerationChunk> {
 
 /** The part of a Model the server uses (the engine's `Model` class has it). */
 export interface ServedModel {
-  readonly info: Pick<ModelInfo, 'contextLength' | 'vocabSize' | 'path' | 'format' | 'weightBytes'>;
+  readonly info: Pick<ModelInfo, 'contextLength' | 'vocabSize' | 'path' | 'format' | 'weightBytes' | 'hiddenSize' | 'pooling'>;
   readonly name: string;
   generate(prompt: string | number[], options?: GenerateOptions): ServedGeneration;
   chat(messages: ChatMessage[], options?: GenerateOptions): ServedGeneration;
+  embed(input: EmbedInput, options?: EmbedOptions): Promise<EmbeddingResult>;
+  tokenize(text: string): number[];
+  detokenize(ids: readonly number[]): string;
+  chatPromptTokens(messages: ChatMessage[], options?: { addGenerationPrompt?: boolean }): number[];
   stats(): { activeSequences: number; queuedRequests: number };
   memory(): Promise<{ activeMemory: number; peakMemory: number; cacheMemory: number }>;
   /** Engine counters; the server exposes the KV cache figures. */

@@ -10,7 +10,10 @@ export type SchemaName =
   | 'CreateCompletionStreamChunk'
   | 'ListModelsResponse'
   | 'Model'
-  | 'ErrorResponse';
+  | 'ErrorResponse'
+  | 'Response'
+  | 'ResponseStreamEvent'
+  | 'CreateEmbeddingResponse';
 
 /**
  * Throws with ajv's messages unless `value` matches OpenAI's schema `name`.

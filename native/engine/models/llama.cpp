@@ -122,9 +122,25 @@ class LlamaDecoder : public Model {
 
   mx::array forward(const mx::array& tokens, KVCache& cache,
                     std::vector<int> lengths) const override {
-    const int B = tokens.shape(0), L = tokens.shape(1);
+    const int B = tokens.shape(0);
+    CacheStep step = cache.begin(tokens.shape(1), std::move(lengths));
+    auto x = last_positions(run_layers(tokens, cache, step), step);
+    x = mx::fast::rms_norm(x, norm_, config_.rms_norm_eps);
+    auto logits = lm_head_ ? (*lm_head_)(x) : embed_.as_linear(x);
+    return mx::astype(mx::reshape(logits, {B, config_.vocab_size}), mx::float32);
+  }
+
+  mx::array hidden(const mx::array& tokens, KVCache& cache,
+                   std::vector<int> lengths) const override {
+    CacheStep step = cache.begin(tokens.shape(1), std::move(lengths));
+    auto x = run_layers(tokens, cache, step);
+    return mx::astype(mx::fast::rms_norm(x, norm_, config_.rms_norm_eps), mx::float32);
+  }
+
+ private:
+  // Embedding and every block: the hidden states before the final norm, [B, L, hidden].
+  mx::array run_layers(const mx::array& tokens, KVCache& cache, const CacheStep& step) const {
     const float eps = config_.rms_norm_eps;
-    CacheStep step = cache.begin(L, std::move(lengths));
     auto x = embed_(tokens);
     // One mask per window size, shared by the layers that use it.
     std::map<int, std::optional<AttentionMask>> masks;
@@ -142,13 +158,9 @@ class LlamaDecoder : public Model {
       x = mx::add(x, b.moe ? (*b.moe)(h) : (*b.mlp)(h));
     }
     cache.commit(step);
-    x = last_positions(x, step);
-    x = mx::fast::rms_norm(x, norm_, eps);
-    auto logits = lm_head_ ? (*lm_head_)(x) : embed_.as_linear(x);
-    return mx::astype(mx::reshape(logits, {B, config_.vocab_size}), mx::float32);
+    return x;
   }
 
- private:
   DecoderConfig config_;
   Embedding embed_;
   std::vector<Block> blocks_;

@@ -22,6 +22,9 @@ export const ROOTS = [
   'ListModelsResponse',
   'Model',
   'ErrorResponse',
+  'Response',
+  'ResponseStreamEvent',
+  'CreateEmbeddingResponse',
 ];
 const OUT = fileURLToPath(new URL('./schemas.json', import.meta.url));
 const PREFIX = '#/components/schemas/';

@@ -18,6 +18,9 @@ export const SCHEMA_NAMES = [
   'ListModelsResponse',
   'Model',
   'ErrorResponse',
+  'Response',
+  'ResponseStreamEvent',
+  'CreateEmbeddingResponse',
 ];
 
 function build() {
