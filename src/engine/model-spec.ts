@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { MlxNativeError } from '../errors.js';
 import { ChatTemplate } from './chat-template.js';
-import { GGML_TYPE_NAMES, ggufToHfConfig, readGgufMetadata } from './gguf.js';
+import { ggufToHfConfig, readGgufMetadata } from './gguf.js';
 import { directoryPooling, ggufPooling, type Pooling } from './pooling.js';
 import { Tokenizer } from './tokenizer.js';
 
