@@ -4,6 +4,7 @@
 
 #include "device.h"
 #include "errors.h"
+#include "grammar.h"
 #include "sequence.h"
 
 namespace mlxn {
@@ -278,6 +279,8 @@ StatsEvent Scheduler::stats() const {
   e.prefix_cache_hits = prefix_hits_;
   e.prefix_cache_tokens = prefix_tokens_;
   e.decode_steps = double(steps_);
+  e.grammar_masks = double(grammar_counters().masks.load());
+  e.grammar_mask_ms = double(grammar_counters().mask_ns.load()) / 1e6;
   e.memory = memory_info();
   return e;
 }

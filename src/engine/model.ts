@@ -4,12 +4,14 @@
  */
 import { MlxNativeError } from '../errors.js';
 import type { NativeGenerateRequest, NativeStatsEvent } from '../native.js';
+import { planChat, planGenerate, type ChatPlan } from './chat-request.js';
 import type { ChatTemplate } from './chat-template.js';
 import { EngineThread } from './engine-thread.js';
 import { Generation } from './generation.js';
+import { GrammarCache } from './grammars.js';
 import { resolveModel } from './model-spec.js';
 import type { Tokenizer } from './tokenizer.js';
-import type { ChatMessage, GenerateOptions, ModelInfo } from './types.js';
+import type { ChatMessage, ChatOptions, GenerateOptions, ModelInfo } from './types.js';
 
 export interface LoadOptions {
   /** Loading progress in [0, 1]. */
@@ -94,6 +96,7 @@ export class Model {
   readonly tokenizer: Tokenizer;
   readonly chatTemplate: ChatTemplate;
   #thread: EngineThread;
+  #grammars: GrammarCache;
   #queued = 0;
   #active = 0;
   /** BOS id that text prompts start with, when the tokenizer adds one (Llama-style post-processor). */
@@ -106,6 +109,7 @@ export class Model {
     this.name = name;
     this.tokenizer = tokenizer;
     this.chatTemplate = chatTemplate;
+    this.#grammars = new GrammarCache(() => thread.native, tokenizer, info.vocabSize);
     const bos = tokenizer.bosTokenId;
     // Tokenizers that add BOS do it in their post-processor; encode() adds no specials.
     const adds = bos !== undefined && tokenizer.encode('a', { addSpecialTokens: true })[0] === bos;
@@ -144,12 +148,17 @@ export class Model {
     } else {
       throw new MlxNativeError('INVALID_ARGUMENT', 'prompt must be a string or an array of token ids');
     }
-    return this.#start(ids, options);
+    return this.#start(ids, options, planGenerate(options ?? {}));
   }
 
-  /** Generates the assistant's reply to `messages` with the model's chat template. */
-  chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
-    return this.#start(this.chatPromptTokens(messages), options);
+  /**
+   * Generates the assistant's reply to `messages` with the model's chat template: with tools
+   * (the result's `toolCalls`), a response format, and thinking kept apart (`reasoning`).
+   */
+  chat(messages: ChatMessage[], options: ChatOptions = {}): Generation {
+    if (options === null || typeof options !== 'object') throw new MlxNativeError('INVALID_ARGUMENT', 'options must be an object');
+    const plan = planChat(this.tokenizer, this.chatTemplate, messages, options);
+    return this.#start(plan.ids, options, plan);
   }
 
   /** Live counts of this model's generations. */
@@ -187,7 +196,7 @@ export class Model {
     await this.dispose();
   }
 
-  #start(ids: number[], o: GenerateOptions): Generation {
+  #start(ids: number[], o: GenerateOptions, plan: Omit<ChatPlan, 'ids'>): Generation {
     if (this.#thread.disposed) throw new MlxNativeError('DISPOSED', 'the model was disposed');
     if (ids.length === 0) throw new MlxNativeError('EMPTY_PROMPT', 'the prompt has no tokens');
     for (const t of ids) {
@@ -233,12 +242,17 @@ export class Model {
       logprobs: o.logprobs || o.topLogprobs ? Math.floor(o.topLogprobs ?? 0) : -1,
       eosTokenIds: Int32Array.from(o.ignoreEos ? [] : this.tokenizer.eosTokenIds),
     };
+    if (plan.grammar) request.grammar = this.#grammars.compile(plan.grammar);
+    if (plan.reasoning) {
+      this.#grammars.ensureVocab();
+      request.reasoning = { ...plan.reasoning, closeIds: Int32Array.from(plan.reasoning.closeIds) };
+    }
     this.#queued++;
     let phase: 'queued' | 'active' | 'ended' = 'queued';
     return new Generation(
       this.#thread,
       this.tokenizer,
-      { prompt: request.prompt, stop: o.stop, logprobs: (request.logprobs ?? -1) >= 0, signal: o.signal },
+      { prompt: request.prompt, stop: o.stop, logprobs: (request.logprobs ?? -1) >= 0, signal: o.signal, output: plan.output },
       (id) => this.#thread.native.generate(id, request),
       {
         onFirstToken: () => {
