@@ -35,6 +35,9 @@ export interface ChatPlan {
   output?: ChatOutputOptions;
 }
 
+/** JSON written as OpenAI writes it: one line, no whitespace between tokens. */
+export const COMPACT = { 'x-guidance': { whitespace_flexible: false } };
+
 const bad = (param: string, message: string) => new MlxNativeError('INVALID_ARGUMENT', message, { param });
 
 /** The grammar a response format asks for, or undefined for plain text. */
@@ -45,12 +48,12 @@ export function responseFormatGrammar(format: ResponseFormat | undefined, param 
     case 'text':
       return undefined;
     case 'json_object':
-      return { kind: 'json_object', text: '', param };
+      return { kind: 'json_schema', text: JSON.stringify({ type: 'object', ...COMPACT }), param };
     case 'json_schema':
       if (!format.schema || typeof format.schema !== 'object' || Array.isArray(format.schema)) {
         throw bad(param, `${param}.schema must be a JSON Schema object`);
       }
-      return { kind: 'json_schema', text: JSON.stringify(format.schema), param };
+      return { kind: 'json_schema', text: JSON.stringify({ ...format.schema, ...COMPACT }), param };
     case 'lark':
       if (typeof format.grammar !== 'string' || !format.grammar) throw bad(param, `${param}.grammar must be a Lark grammar`);
       return { kind: 'lark', text: format.grammar, param };
@@ -143,7 +146,8 @@ export function planChat(tokenizer: Tokenizer, template: ChatTemplate, messages:
   const grammar: GrammarSpec | undefined = forced
     ? {
         kind: 'lark',
-        text: toolCallGrammar(format, forced, o.parallelToolCalls ?? true, markerLiteral(tokenizer)),
+        // Several calls only when asked for: small models otherwise repeat a forced call to the end.
+        text: toolCallGrammar(format, forced, o.parallelToolCalls === true, markerLiteral(tokenizer)),
         param: 'toolChoice',
       }
     : responseFormatGrammar(o.responseFormat);

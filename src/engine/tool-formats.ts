@@ -222,7 +222,7 @@ function oneOf(schemas: Json[]): Json {
  * one or more) to one of `tools` in `format`, with arguments valid under each tool's schema.
  */
 export function toolCallGrammar(format: ToolCallFormat, tools: Tool[], parallel: boolean, literal: MarkerLiteral): string {
-  const json = (schema: Json) => `%json ${JSON.stringify(schema)}`;
+  const json = (schema: Json) => `%json ${JSON.stringify({ ...schema, 'x-guidance': { whitespace_flexible: false } })}`;
   const many = (call: string, sep: string) => (parallel ? `start: ${call} (${sep} ${call})*` : `start: ${call}`);
   switch (format) {
     case 'hermes':

@@ -7,6 +7,8 @@ import { basename, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { MlxNativeError } from '../errors.js';
+import { TOOL_CALL_FORMAT_ALIASES } from '../engine/tool-formats.js';
+import type { ReasoningMode, ToolCallFormat } from '../engine/types.js';
 
 /** Everything the server needs to start. Times are in milliseconds. */
 export interface ServeConfig {
@@ -34,6 +36,10 @@ export interface ServeConfig {
   headersTimeoutMs: number;
   bodyLimitBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** How the model writes tool calls; undefined = inferred from its chat template. */
+  toolCallFormat?: ToolCallFormat;
+  /** How thinking is read from replies (mlx-server's meaning). */
+  reasoning: ReasoningMode;
 }
 
 interface FlagSpec {
@@ -64,6 +70,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'MLX_NATIVE_HEADERS_TIMEOUT', type: 'string', arg: 'SECONDS', default: '10', help: 'time a client has to send its request headers' },
   { key: 'bodyLimitBytes', flag: 'body-limit', env: 'MLX_NATIVE_BODY_LIMIT', type: 'string', arg: 'BYTES', default: '4194304', help: 'largest request body accepted (413 above)' },
   { key: 'logLevel', flag: 'log-level', env: 'MLX_NATIVE_LOG_LEVEL', type: 'string', arg: 'LEVEL', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+  { key: 'toolCallFormat', flag: 'tool-call-format', env: 'MLX_NATIVE_TOOL_CALL_FORMAT', type: 'string', arg: 'FORMAT', help: `how the model writes tool calls: ${Object.keys(TOOL_CALL_FORMAT_ALIASES).join(', ')} (default: inferred from the chat template)` },
+  { key: 'reasoning', flag: 'reasoning', env: 'MLX_NATIVE_REASONING', type: 'string', arg: 'MODE', default: 'auto', help: 'thinking in replies: auto (a <think> block the model opens), prefilled (the template opened it), off (no separation)' },
   { key: 'help', flag: 'help', type: 'boolean', help: 'show this help' },
 ];
 
@@ -91,6 +99,11 @@ const ConfigSchema = z.object({
   headersTimeoutMs: seconds.refine((ms) => ms > 0, 'must be more than 0'),
   bodyLimitBytes: int(1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  toolCallFormat: z
+    .enum(Object.keys(TOOL_CALL_FORMAT_ALIASES) as [string, ...string[]])
+    .optional()
+    .transform((f) => (f === undefined ? undefined : TOOL_CALL_FORMAT_ALIASES[f])),
+  reasoning: z.enum(['auto', 'prefilled', 'off']),
 });
 
 /** The default model id: the file or directory name without its extension. */

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { MlxNativeError } from '../../errors.js';
 import { fromZodError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import type { ReasoningMode, ToolCallFormat } from '../../engine/types.js';
 import type { ServedModel, ServerState } from '../state.js';
 
 /** Route options that come from the server configuration. */
@@ -10,6 +11,10 @@ export interface RouteOptions {
   servedModelName: string;
   acceptAnyModel: boolean;
   maxTokensDefault: number;
+  /** --tool-call-format: forces the format instead of inferring it from the chat template. */
+  toolCallFormat?: ToolCallFormat;
+  /** --reasoning (default auto). */
+  reasoning?: ReasoningMode;
 }
 
 /** Shared by all route plugins of one app. */
