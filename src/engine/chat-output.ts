@@ -90,25 +90,51 @@ export interface ChatOutputOptions {
   specials: string[];
 }
 
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const anyOf = (words: string[]) => (words.length ? new RegExp(words.map(escape).join('|'), 'g') : undefined);
+
+/** Special tokens that take part in the formats' markers (kept until the markers are read). */
+const MARKER_SPECIALS = /^(\[TOOL_CALLS\]|\[ARGS\]|\[CALL_ID\]|\[THINK\]|\[\/THINK\]|<think>|<\/think>|<tool_call>|<\/tool_call>|<\|python_tag\|>|<\|(channel|message|call|constrain|end|start)\|>)$/;
+
 /** Splits a streamed chat reply into content, reasoning and tool calls. */
 export class ChatOutput {
   #reasoning: ReasoningSplitter | undefined;
   #tools: ToolCallStream | undefined;
-  #strip: RegExp | undefined;
+  /** Specials no marker uses: dropped from the raw text at once. */
+  #early: string[];
+  #earlyRe: RegExp | undefined;
+  #held = '';
+  /** Marker specials left over once the reply was read. */
+  #late: RegExp | undefined;
 
   constructor(o: ChatOutputOptions) {
     if (o.reasoning && o.reasoning.mode !== 'off') this.#reasoning = new ReasoningSplitter(o.reasoning.mode, o.reasoning.markers);
     if (o.toolFormat) this.#tools = new ToolCallStream(o.toolFormat);
     const specials = o.specials.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-    if (specials.length) this.#strip = new RegExp(specials.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+    this.#early = specials.filter((s) => !MARKER_SPECIALS.test(s));
+    this.#earlyRe = anyOf(this.#early);
+    this.#late = anyOf(specials.filter((s) => MARKER_SPECIALS.test(s)));
   }
 
   push(text: string): OutputPiece {
-    return this.#route(this.#reasoning ? this.#reasoning.push(text) : { content: text, reasoning: '' }, false);
+    const raw = this.#held + text;
+    const keep = Math.max(0, ...this.#early.map((s) => partialSuffix(raw, s)));
+    this.#held = raw.slice(raw.length - keep);
+    const clean = this.#drop(raw.slice(0, raw.length - keep));
+    return this.#route(this.#reasoning ? this.#reasoning.push(clean) : { content: clean, reasoning: '' }, false);
   }
 
   flush(): OutputPiece {
-    return this.#route(this.#reasoning ? this.#reasoning.flush() : { content: '', reasoning: '' }, true);
+    const rest = this.#drop(this.#held);
+    this.#held = '';
+    if (!this.#reasoning) return this.#route({ content: rest, reasoning: '' }, true);
+    const a = this.#reasoning.push(rest);
+    const b = this.#reasoning.flush();
+    return this.#route({ content: a.content + b.content, reasoning: a.reasoning + b.reasoning }, true);
+  }
+
+  #drop(text: string): string {
+    return this.#earlyRe ? text.replace(this.#earlyRe, '') : text;
   }
 
   #route(split: { content: string; reasoning: string }, end: boolean): OutputPiece {
@@ -128,6 +154,6 @@ export class ChatOutput {
   }
 
   #clean(text: string): string {
-    return this.#strip ? text.replace(this.#strip, '') : text;
+    return this.#late ? text.replace(this.#late, '') : text;
   }
 }
