@@ -10,23 +10,27 @@ namespace mlxn {
 
 namespace {
 
-void finalize_grammar(Napi::Env, std::shared_ptr<const Grammar>* grammar) { delete grammar; }
+void finalize_grammar(Napi::Env, std::shared_ptr<const Grammar>* grammar) {
+  delete grammar;
+}
 
 }  // namespace
 
 const napi_type_tag kGrammarTag = {0x6d6c786e2d67726dULL, 0x616d6d61722d7631ULL};
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 // setGrammarVocab(bytes: Uint8Array, offsets: Uint32Array, eos: Int32Array)
 Napi::Value EngineWrap::set_grammar_vocab(const Napi::CallbackInfo& info) {
   auto env = info.Env();
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
-      !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
-      !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw_js(env, "INVALID_ARGUMENT", "setGrammarVocab(bytes: Uint8Array, offsets: Uint32Array, eos: Int32Array)");
+  if (!info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+      !info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw_js(env, "INVALID_ARGUMENT",
+             "setGrammarVocab(bytes: Uint8Array, offsets: Uint32Array, eos: Int32Array)");
   auto bytes = info[0].As<Napi::Uint8Array>();
   auto offsets = info[1].As<Napi::Uint32Array>();
   auto eos = info[2].As<Napi::Int32Array>();

@@ -101,7 +101,8 @@ std::shared_ptr<LogitsHook> to_hook(const Napi::Object& obj,
   auto r = obj.Get("reasoning");
   if (r.IsUndefined() || r.IsNull()) return hook;
   if (!r.IsObject()) throw_js(obj.Env(), "INVALID_ARGUMENT", "reasoning must be an object");
-  if (!vocab) throw_js(obj.Env(), "INVALID_ARGUMENT", "[grammar] no vocabulary was set for this model");
+  if (!vocab)
+    throw_js(obj.Env(), "INVALID_ARGUMENT", "[grammar] no vocabulary was set for this model");
   auto ro = r.As<Napi::Object>();
   ReasoningSpec spec;
   spec.open = str(ro, "open");
@@ -113,7 +114,8 @@ std::shared_ptr<LogitsHook> to_hook(const Napi::Object& obj,
     throw_js(obj.Env(), "INVALID_ARGUMENT", "reasoning needs its open and close markers");
   for (int32_t t : spec.close_ids) {
     if (t < 0 || t >= vocab->size())
-      throw_js(obj.Env(), "INVALID_ARGUMENT", "reasoning.closeIds holds a token outside the vocabulary");
+      throw_js(obj.Env(), "INVALID_ARGUMENT",
+               "reasoning.closeIds holds a token outside the vocabulary");
   }
   return std::make_shared<ReasoningHook>(std::move(spec), vocab, std::move(hook));
 }

@@ -68,7 +68,8 @@ GrammarVocab::GrammarVocab(std::vector<uint8_t> bytes, std::vector<uint32_t> off
   }
   std::vector<LlgToken> extra;
   for (int32_t t : eos_) {
-    if (t < 0 || t >= n) throw EngineError("INVALID_ARGUMENT", "[grammar] EOS is outside the vocabulary");
+    if (t < 0 || t >= n)
+      throw EngineError("INVALID_ARGUMENT", "[grammar] EOS is outside the vocabulary");
     if (t != eos_[0]) extra.push_back(LlgToken(t));
   }
   LlgTokenizerInitV2 init = {};
@@ -87,7 +88,9 @@ GrammarVocab::GrammarVocab(std::vector<uint8_t> bytes, std::vector<uint32_t> off
     throw EngineError("INVALID_ARGUMENT", std::string("[grammar] vocabulary refused: ") + error);
 }
 
-GrammarVocab::~GrammarVocab() { llg_free_tokenizer(tokenizer_); }
+GrammarVocab::~GrammarVocab() {
+  llg_free_tokenizer(tokenizer_);
+}
 
 std::string GrammarVocab::text(int32_t token) const {
   if (token < 0 || token >= size()) return "";
@@ -117,7 +120,9 @@ Grammar::Grammar(std::shared_ptr<const GrammarVocab> vocab, const std::string& k
   }
 }
 
-Grammar::~Grammar() { llg_free_matcher(matcher_); }
+Grammar::~Grammar() {
+  llg_free_matcher(matcher_);
+}
 
 std::shared_ptr<LogitsHook> Grammar::hook() const {
   return std::make_shared<GrammarHook>(vocab_, llg_clone_matcher(matcher_));

@@ -22,8 +22,7 @@ namespace mlxn {
 class GrammarVocab {
  public:
   // Throws EngineError INVALID_ARGUMENT when llguidance refuses the vocabulary.
-  GrammarVocab(std::vector<uint8_t> bytes, std::vector<uint32_t> offsets,
-               std::vector<int32_t> eos);
+  GrammarVocab(std::vector<uint8_t> bytes, std::vector<uint32_t> offsets, std::vector<int32_t> eos);
   ~GrammarVocab();
   GrammarVocab(const GrammarVocab&) = delete;
   GrammarVocab& operator=(const GrammarVocab&) = delete;

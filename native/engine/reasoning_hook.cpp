@@ -53,7 +53,8 @@ void ReasoningHook::accept(int32_t token) {
       text_ += vocab_->text(token);
       if (text_.size() >= spec_.open.size() || !blank(text_)) {
         size_t start = text_.find_first_not_of(" \t\r\n");
-        if (start != std::string::npos && text_.compare(start, spec_.open.size(), spec_.open) == 0) {
+        if (start != std::string::npos &&
+            text_.compare(start, spec_.open.size(), spec_.open) == 0) {
           phase_ = Phase::Inside;
           text_.erase(0, start + spec_.open.size());
         } else if (start != std::string::npos &&
