@@ -155,6 +155,12 @@ describe('thinking kept apart from the answer', () => {
     });
   });
 
+  it('reads gpt-oss (harmony) analysis and final channels', () => {
+    const markers = thinkMarkers('{{ "<|channel|>" }}');
+    const text = '<|channel|>analysis<|message|>Two and two.<|end|><|start|>assistant<|channel|>final<|message|>It is 4.';
+    expect(readEveryWay(text, { reasoning: { mode: 'auto', markers }, toolFormat: 'harmony' })).toEqual({ content: 'It is 4.', reasoning: 'Two and two.', calls: [] });
+  });
+
   it('reads thinking, then a tool call', () => {
     const got = readEveryWay('<think>I need the weather.</think>\n<tool_call>\n{"name": "get_time", "arguments": {"zone": "CET"}}\n</tool_call>', {
       reasoning: { mode: 'auto', markers: think },

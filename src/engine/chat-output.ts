@@ -3,7 +3,7 @@
  * special tokens the reply was decoded with (so markers such as `[TOOL_CALLS]` can be seen)
  * stripped from what the caller reads.
  */
-import { partialSuffix, ReasoningSplitter, type ThinkMarkers } from './reasoning.js';
+import { HARMONY_HEADERS, HARMONY_MARKERS, partialSuffix, ReasoningSplitter, type ThinkMarkers } from './reasoning.js';
 import { callMarkers, parseToolCalls, type ParsedCall } from './tool-formats.js';
 import type { ReasoningMode, ToolCallFormat } from './types.js';
 
@@ -112,6 +112,8 @@ export class ChatOutput {
     if (o.toolFormat) this.#tools = new ToolCallStream(o.toolFormat);
     const specials = o.specials.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
     this.#early = specials.filter((s) => !MARKER_SPECIALS.test(s));
+    const harmony = o.toolFormat === 'harmony' || o.reasoning?.markers.open === HARMONY_MARKERS.open;
+    if (harmony) this.#early = [...HARMONY_HEADERS, ...this.#early].sort((a, b) => b.length - a.length);
     this.#earlyRe = anyOf(this.#early);
     this.#late = anyOf(specials.filter((s) => MARKER_SPECIALS.test(s)));
   }

@@ -148,7 +148,7 @@ export function planChat(tokenizer: Tokenizer, template: ChatTemplate, messages:
         kind: 'lark',
         // Several calls only when asked for: small models otherwise repeat a forced call to the end.
         text: toolCallGrammar(format, forced, o.parallelToolCalls === true, markerLiteral(tokenizer)),
-        param: 'toolChoice',
+        param: 'tools',
       }
     : responseFormatGrammar(o.responseFormat);
 
@@ -157,7 +157,7 @@ export function planChat(tokenizer: Tokenizer, template: ChatTemplate, messages:
   if (budget !== undefined || (grammar && mode === 'prefilled')) {
     reasoning = {
       ...markers,
-      closeIds: tokenizer.encodeWithSpecials(`\n${markers.close}\n\n`),
+      closeIds: tokenizer.encodeWithSpecials(`${markers.close}\n\n`),
       inside: mode === 'prefilled',
       budget: budget ?? -1,
     };

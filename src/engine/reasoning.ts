@@ -9,9 +9,18 @@ export interface ThinkMarkers {
   close: string;
 }
 
-/** The thinking markers a template uses (`<think>` unless it speaks Magistral's `[THINK]`). */
+/** gpt-oss (harmony): thinking is the analysis channel, the answer the final one. */
+export const HARMONY_MARKERS: ThinkMarkers = { open: '<|channel|>analysis<|message|>', close: '<|end|>' };
+/** The headers harmony writes before the final answer (dropped from the content). */
+export const HARMONY_HEADERS = ['<|start|>assistant<|channel|>final<|message|>', '<|channel|>final<|message|>', '<|start|>assistant'];
+
+/**
+ * The thinking markers a template uses: `<think>` unless it speaks Magistral's `[THINK]` or
+ * gpt-oss's channels.
+ */
 export function thinkMarkers(templateSource: string): ThinkMarkers {
   if (templateSource.includes('[THINK]')) return { open: '[THINK]', close: '[/THINK]' };
+  if (templateSource.includes('<|channel|>')) return HARMONY_MARKERS;
   return { open: '<think>', close: '</think>' };
 }
 
