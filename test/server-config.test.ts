@@ -66,4 +66,13 @@ describe('serve configuration', () => {
   it('keeps the headers timeout within the request timeout', () => {
     expect(config(['--model', 'm', '--request-timeout', '3']).headersTimeoutMs).toBe(3000);
   });
+
+  it("takes mlx-server's --tool-call-format and --reasoning values, and refuses others by flag", () => {
+    expect(config(['--model', 'm'])).toMatchObject({ toolCallFormat: undefined, reasoning: 'auto' });
+    expect(config(['--model', 'm', '--tool-call-format', 'json', '--reasoning', 'prefilled'])).toMatchObject({ toolCallFormat: 'llama3', reasoning: 'prefilled' });
+    expect(config(['--model', 'm', '--tool-call-format', 'qwen']).toolCallFormat).toBe('hermes');
+    expect(config(['--model', 'm'], { MLX_NATIVE_TOOL_CALL_FORMAT: 'mistral', MLX_NATIVE_REASONING: 'off' })).toMatchObject({ toolCallFormat: 'mistral', reasoning: 'off' });
+    expect(() => config(['--model', 'm', '--tool-call-format', 'xml'])).toThrow(/--tool-call-format \(MLX_NATIVE_TOOL_CALL_FORMAT\)/);
+    expect(() => config(['--model', 'm', '--reasoning', 'maybe'])).toThrow(/--reasoning \(MLX_NATIVE_REASONING\)/);
+  });
 });
