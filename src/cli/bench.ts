@@ -79,8 +79,8 @@ export async function run(argv: string[]): Promise<number> {
     const result = await runConstrainedBench({
       model: values.model ?? DEFAULT_MODEL,
       streams: Math.max(2, Math.floor(streams)),
-      tokens: values.quick ? 16 : 64,
-      rounds: values.quick ? 1 : 3,
+      tokens: values.quick ? 16 : 48,
+      rounds: values.quick ? 1 : 2,
       log: (m) => process.stderr.write(`${m}\n`),
     });
     const out = values.out ?? 'bench-results';
