@@ -71,6 +71,7 @@ describe('serve configuration', () => {
     expect(config(['--model', 'm'])).toMatchObject({ toolCallFormat: undefined, reasoning: 'auto' });
     expect(config(['--model', 'm', '--tool-call-format', 'json', '--reasoning', 'prefilled'])).toMatchObject({ toolCallFormat: 'llama3', reasoning: 'prefilled' });
     expect(config(['--model', 'm', '--tool-call-format', 'qwen']).toolCallFormat).toBe('hermes');
+    expect(config(['--model', 'm', '--tool-call-format', 'auto']).toolCallFormat).toBeUndefined();
     expect(config(['--model', 'm'], { MLX_NATIVE_TOOL_CALL_FORMAT: 'mistral', MLX_NATIVE_REASONING: 'off' })).toMatchObject({ toolCallFormat: 'mistral', reasoning: 'off' });
     expect(() => config(['--model', 'm', '--tool-call-format', 'xml'])).toThrow(/--tool-call-format \(MLX_NATIVE_TOOL_CALL_FORMAT\)/);
     expect(() => config(['--model', 'm', '--reasoning', 'maybe'])).toThrow(/--reasoning \(MLX_NATIVE_REASONING\)/);

@@ -70,7 +70,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'MLX_NATIVE_HEADERS_TIMEOUT', type: 'string', arg: 'SECONDS', default: '10', help: 'time a client has to send its request headers' },
   { key: 'bodyLimitBytes', flag: 'body-limit', env: 'MLX_NATIVE_BODY_LIMIT', type: 'string', arg: 'BYTES', default: '4194304', help: 'largest request body accepted (413 above)' },
   { key: 'logLevel', flag: 'log-level', env: 'MLX_NATIVE_LOG_LEVEL', type: 'string', arg: 'LEVEL', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
-  { key: 'toolCallFormat', flag: 'tool-call-format', env: 'MLX_NATIVE_TOOL_CALL_FORMAT', type: 'string', arg: 'FORMAT', help: `how the model writes tool calls: ${Object.keys(TOOL_CALL_FORMAT_ALIASES).join(', ')} (default: inferred from the chat template)` },
+  { key: 'toolCallFormat', flag: 'tool-call-format', env: 'MLX_NATIVE_TOOL_CALL_FORMAT', type: 'string', arg: 'FORMAT', help: `how the model writes tool calls: auto (inferred from the chat template), ${Object.keys(TOOL_CALL_FORMAT_ALIASES).join(', ')}` },
   { key: 'reasoning', flag: 'reasoning', env: 'MLX_NATIVE_REASONING', type: 'string', arg: 'MODE', default: 'auto', help: 'thinking in replies: auto (a <think> block the model opens), prefilled (the template opened it), off (no separation)' },
   { key: 'help', flag: 'help', type: 'boolean', help: 'show this help' },
 ];
@@ -100,9 +100,9 @@ const ConfigSchema = z.object({
   bodyLimitBytes: int(1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   toolCallFormat: z
-    .enum(Object.keys(TOOL_CALL_FORMAT_ALIASES) as [string, ...string[]])
+    .enum(['auto', ...Object.keys(TOOL_CALL_FORMAT_ALIASES)] as [string, ...string[]])
     .optional()
-    .transform((f) => (f === undefined ? undefined : TOOL_CALL_FORMAT_ALIASES[f])),
+    .transform((f) => (f === undefined || f === 'auto' ? undefined : TOOL_CALL_FORMAT_ALIASES[f])),
   reasoning: z.enum(['auto', 'prefilled', 'off']),
 });
 
