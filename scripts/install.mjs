@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setupJson } from './setup-json.mjs';
 import { cudaCmakeDefines } from './setup-cuda-libs.mjs';
+import { setupLlguidance } from './setup-llguidance.mjs';
 import { backendPackage, depsDir, prebuildDirName, setupMlx } from './setup-mlx.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,6 +47,12 @@ requireTool(
 
 const { mlxDir, backend } = setupMlx();
 const jsonInclude = setupJson();
+let llguidanceDir;
+try {
+  llguidanceDir = setupLlguidance();
+} catch (err) {
+  fail(err.message);
+}
 const cmakeJs = join(dirname(createRequire(import.meta.url).resolve('cmake-js/package.json')), 'bin', 'cmake-js');
 // A prebuilt binary looks for libmlx only beside itself; a source build also where MLX is.
 // Switching between the two needs a fresh configure.
@@ -59,6 +66,7 @@ const args = [
   root,
   `--CDMLX_DIR=${join(mlxDir, 'share', 'cmake', 'MLX')}`,
   `--CDNLOHMANN_JSON_INCLUDE_DIR=${jsonInclude}`,
+  `--CDLLGUIDANCE_DIR=${llguidanceDir}`,
   `--CDMLX_NATIVE_PREBUILD=${mode === 'prebuild' ? 'ON' : 'OFF'}`,
 ];
 if (backend.startsWith('cuda')) args.push(...cudaCmakeDefines(depsDir));

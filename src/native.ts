@@ -96,6 +96,9 @@ export interface NativeStatsEvent extends NativeMemoryFields {
   prefixCacheHits: number;
   prefixCacheTokens: number;
   decodeSteps: number;
+  /** Grammar masks computed (every model in the process) and the host milliseconds they took. */
+  grammarMasks: number;
+  grammarMaskMs: number;
 }
 
 export interface NativeConvertedEvent {
@@ -180,6 +183,24 @@ export interface NativeGenerateRequest {
   /** -1 or absent: none; 0: the chosen token's; k: with k alternatives. */
   logprobs?: number;
   eosTokenIds?: Int32Array;
+  /** A grammar from compileGrammar that constrains every token. */
+  grammar?: NativeGrammar;
+  /** A thinking block ahead of the answer (budget, or a grammar that starts after it). */
+  reasoning?: NativeReasoning;
+}
+
+/** An opaque compiled grammar (llguidance matcher in its start state). */
+export type NativeGrammar = { readonly __grammar: unique symbol };
+
+export interface NativeReasoning {
+  open: string;
+  close: string;
+  /** Tokens forced to close the block once the budget is spent. */
+  closeIds: Int32Array;
+  /** The prompt already opened the block. */
+  inside: boolean;
+  /** Thinking tokens allowed; -1: no limit. */
+  budget: number;
 }
 
 /** An embedding request: the inputs' token ids one after the other, and each input's length. */
@@ -209,6 +230,10 @@ export interface NativeEngine {
   generate(id: number, request: NativeGenerateRequest): void;
   embed(id: number, request: NativeEmbedRequest): void;
   modelCommand(id: number, command: 'stats' | 'clearPrefixCache'): void;
+  /** The model's vocabulary for grammars: token t is bytes[offsets[t], offsets[t + 1]). Synchronous. */
+  setGrammarVocab(bytes: Uint8Array, offsets: Uint32Array, eos: Int32Array): void;
+  /** Compiles a grammar (kinds: json_schema, json_object, lark, regex); throws INVALID_ARGUMENT. Synchronous. */
+  compileGrammar(kind: string, text: string): NativeGrammar;
   cancel(id: number): void;
   ref(): void;
   unref(): void;

@@ -133,7 +133,7 @@ describe('serve configuration', () => {
     expect(c).toMatchObject({ host: '0.0.0.0', port: 9000, maxBatch: 4, toolCallFormat: 'mistral', reasoning: 'off' });
     expect(c.models[0].maxBatch).toBe(4);
     expect(config(['--model', 'm', '--max-batch', '2', '--max-slots', '9']).maxBatch).toBe(2);
-    expect(() => config(['--model', 'm', '--tool-call-format', 'yaml'])).toThrow(/--tool-call-format .*"yaml" is not one of auto, json, hermes/);
+    expect(() => config(['--model', 'm', '--tool-call-format', 'yaml'])).toThrow(/--tool-call-format .*"yaml" is not one of auto, hermes/);
     expect(() => config(['--model', 'm', '--reasoning', 'maybe'])).toThrow(/--reasoning .*"maybe" is not one of auto, prefilled, off/);
     expect(() => config(['--model', 'm', '--memory-budget', '0'])).toThrow(/--memory-budget/);
   });
@@ -143,5 +143,15 @@ describe('serve configuration', () => {
     expect(defaultMemoryBudget({ device: 'gpu', memoryBytes: 64 * GiB, recommendedWorkingSetBytes: 48 * GiB }, 64 * GiB)).toBe(48 * GiB);
     expect(defaultMemoryBudget({ device: 'gpu', memoryBytes: 140 * GiB, recommendedWorkingSetBytes: 0 }, 128 * GiB)).toBe(Math.round(126 * GiB));
     expect(defaultMemoryBudget({ device: 'cpu', memoryBytes: 0, recommendedWorkingSetBytes: 0 }, 8 * GiB)).toBe(6 * GiB);
+  });
+
+  it("takes mlx-server's --tool-call-format and --reasoning values, and refuses others by flag", () => {
+    expect(config(['--model', 'm'])).toMatchObject({ toolCallFormat: undefined, reasoning: 'auto' });
+    expect(config(['--model', 'm', '--tool-call-format', 'json', '--reasoning', 'prefilled'])).toMatchObject({ toolCallFormat: 'llama3', reasoning: 'prefilled' });
+    expect(config(['--model', 'm', '--tool-call-format', 'qwen']).toolCallFormat).toBe('hermes');
+    expect(config(['--model', 'm', '--tool-call-format', 'auto']).toolCallFormat).toBeUndefined();
+    expect(config(['--model', 'm'], { MLX_NATIVE_TOOL_CALL_FORMAT: 'mistral', MLX_NATIVE_REASONING: 'off' })).toMatchObject({ toolCallFormat: 'mistral', reasoning: 'off' });
+    expect(() => config(['--model', 'm', '--tool-call-format', 'xml'])).toThrow(/--tool-call-format \(MLX_NATIVE_TOOL_CALL_FORMAT\)/);
+    expect(() => config(['--model', 'm', '--reasoning', 'maybe'])).toThrow(/--reasoning \(MLX_NATIVE_REASONING\)/);
   });
 });

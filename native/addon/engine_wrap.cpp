@@ -32,6 +32,8 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::generate>("generate"),
                          InstanceMethod<&EngineWrap::embed>("embed"),
                          InstanceMethod<&EngineWrap::model_command>("modelCommand"),
+                         InstanceMethod<&EngineWrap::set_grammar_vocab>("setGrammarVocab"),
+                         InstanceMethod<&EngineWrap::compile_grammar>("compileGrammar"),
                          InstanceMethod<&EngineWrap::cancel>("cancel"),
                          InstanceMethod<&EngineWrap::ref>("ref"),
                          InstanceMethod<&EngineWrap::unref>("unref"),

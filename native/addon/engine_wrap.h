@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "engine/engine.h"
+#include "engine/grammar.h"
 #include "event_sink.h"
 
 namespace mlxn {
@@ -29,6 +30,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value generate(const Napi::CallbackInfo& info);
   Napi::Value embed(const Napi::CallbackInfo& info);
   Napi::Value model_command(const Napi::CallbackInfo& info);
+  Napi::Value set_grammar_vocab(const Napi::CallbackInfo& info);
+  Napi::Value compile_grammar(const Napi::CallbackInfo& info);
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value ref(const Napi::CallbackInfo& info);
   Napi::Value unref(const Napi::CallbackInfo& info);
@@ -38,6 +41,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   std::shared_ptr<JsEventSink> sink_;
   std::unique_ptr<Engine> engine_;
+  // The loaded model's vocabulary for grammars (set once by the host, on the JS thread).
+  std::shared_ptr<const GrammarVocab> vocab_;
 };
 
 }  // namespace mlxn

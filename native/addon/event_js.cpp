@@ -95,6 +95,8 @@ struct ToJs {
     o.Set("prefixCacheHits", e.prefix_cache_hits);
     o.Set("prefixCacheTokens", e.prefix_cache_tokens);
     o.Set("decodeSteps", e.decode_steps);
+    o.Set("grammarMasks", e.grammar_masks);
+    o.Set("grammarMaskMs", e.grammar_mask_ms);
     set_memory(o, e.memory);
   }
   void operator()(const ConvertedEvent& e) {

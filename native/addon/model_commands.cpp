@@ -22,7 +22,7 @@ Napi::Value EngineWrap::load_model(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::generate(const Napi::CallbackInfo& info) {
   uint64_t id = arg_id(info, 0);
   if (!info[1].IsObject()) throw_js(info.Env(), "INVALID_ARGUMENT", "generate(id, request)");
-  GenerateRequest req = to_generate_request(info[1].As<Napi::Object>(), id);
+  GenerateRequest req = to_generate_request(info[1].As<Napi::Object>(), id, vocab_);
   post(info, id, [req = std::move(req)](Engine& engine) mutable {
     engine.scheduler().submit(std::move(req));
   });

@@ -1,5 +1,6 @@
 #include "requests.h"
 
+#include "engine/reasoning_hook.h"
 #include "errors.h"
 
 namespace mlxn {
@@ -86,7 +87,43 @@ SchedulerOptions to_scheduler_options(const Napi::Object& obj) {
   return o;
 }
 
-GenerateRequest to_generate_request(const Napi::Object& obj, uint64_t id) {
+namespace {
+
+std::shared_ptr<LogitsHook> to_hook(const Napi::Object& obj,
+                                    const std::shared_ptr<const GrammarVocab>& vocab) {
+  std::shared_ptr<LogitsHook> hook;
+  auto g = obj.Get("grammar");
+  if (!g.IsUndefined() && !g.IsNull()) {
+    if (!g.IsExternal() || !g.As<Napi::Object>().CheckTypeTag(&kGrammarTag))
+      throw_js(obj.Env(), "INVALID_ARGUMENT", "grammar must come from compileGrammar");
+    hook = (*g.As<Napi::External<std::shared_ptr<const Grammar>>>().Data())->hook();
+  }
+  auto r = obj.Get("reasoning");
+  if (r.IsUndefined() || r.IsNull()) return hook;
+  if (!r.IsObject()) throw_js(obj.Env(), "INVALID_ARGUMENT", "reasoning must be an object");
+  if (!vocab)
+    throw_js(obj.Env(), "INVALID_ARGUMENT", "[grammar] no vocabulary was set for this model");
+  auto ro = r.As<Napi::Object>();
+  ReasoningSpec spec;
+  spec.open = str(ro, "open");
+  spec.close = str(ro, "close");
+  spec.close_ids = ints(ro, "closeIds");
+  spec.inside = ro.Get("inside").ToBoolean().Value();
+  spec.budget = integer(ro, "budget", -1);
+  if (spec.open.empty() || spec.close.empty())
+    throw_js(obj.Env(), "INVALID_ARGUMENT", "reasoning needs its open and close markers");
+  for (int32_t t : spec.close_ids) {
+    if (t < 0 || t >= vocab->size())
+      throw_js(obj.Env(), "INVALID_ARGUMENT",
+               "reasoning.closeIds holds a token outside the vocabulary");
+  }
+  return std::make_shared<ReasoningHook>(std::move(spec), vocab, std::move(hook));
+}
+
+}  // namespace
+
+GenerateRequest to_generate_request(const Napi::Object& obj, uint64_t id,
+                                    const std::shared_ptr<const GrammarVocab>& vocab) {
   // Absent options take the engine's defaults (GenerateRequest, SamplingParams).
   GenerateRequest r;
   r.id = id;
@@ -109,6 +146,7 @@ GenerateRequest to_generate_request(const Napi::Object& obj, uint64_t id) {
   double seed = num(obj, "seed", -1);
   if (seed >= 0) s.seed = uint64_t(seed);
   s.logprobs = integer(obj, "logprobs", s.logprobs);
+  r.hook = to_hook(obj, vocab);
   return r;
 }
 

@@ -3,6 +3,7 @@
 
 #include <napi.h>
 
+#include "engine/grammar.h"
 #include "engine/model.h"
 #include "engine/scheduler.h"
 
@@ -10,7 +11,12 @@ namespace mlxn {
 
 ModelSpec to_model_spec(const Napi::Object& obj);
 SchedulerOptions to_scheduler_options(const Napi::Object& obj);
-GenerateRequest to_generate_request(const Napi::Object& obj, uint64_t id);
+// Type tag of the grammars compileGrammar returns (a `grammar` field must carry one).
+extern const napi_type_tag kGrammarTag;
+
+// `vocab`: the model's grammar vocabulary, needed by `grammar` and `reasoning` (may be null).
+GenerateRequest to_generate_request(const Napi::Object& obj, uint64_t id,
+                                    const std::shared_ptr<const GrammarVocab>& vocab);
 // {tokens: Int32Array (the inputs one after the other), lengths: Int32Array, lastToken}.
 EmbedRequest to_embed_request(const Napi::Object& obj, uint64_t id);
 

@@ -55,6 +55,7 @@ struct StatsEvent {
   int active_sequences = 0, waiting_requests = 0;
   double kv_reserved_bytes = 0, prefix_cache_bytes = 0, prefix_cache_hits = 0;
   double prefix_cache_tokens = 0, decode_steps = 0;
+  double grammar_masks = 0, grammar_mask_ms = 0;  // every model in the process
   MemoryInfo memory;
 };
 

@@ -28,4 +28,9 @@ class LogitsHook {
 // mask allows no token of the vocabulary.
 mx::array apply_token_mask(const mx::array& logits, const std::vector<uint32_t>& mask);
 
+// logits ([B, V]) with each row masked by its own mask (nullopt: every token allowed), in one op.
+// Throws INVALID_ARGUMENT when a row's mask allows no token of the vocabulary.
+mx::array apply_batch_token_mask(const mx::array& logits,
+                                 const std::vector<std::optional<std::vector<uint32_t>>>& masks);
+
 }  // namespace mlxn

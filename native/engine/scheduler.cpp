@@ -4,6 +4,7 @@
 
 #include "device.h"
 #include "errors.h"
+#include "grammar.h"
 #include "sequence.h"
 
 namespace mlxn {
@@ -120,10 +121,20 @@ void Scheduler::decode_step() {
         delivered[b] = true;
       }
     }
-    bool plain = !hooked && std::all_of(active_.begin(), active_.end(),
-                                        [](auto& s) { return s->request.sampling.plain(); });
+    bool plain = std::all_of(active_.begin(), active_.end(),
+                             [](auto& s) { return s->request.sampling.plain(); });
     if (plain) {
-      auto tokens = mx::astype(mx::argmax(logits, 1), mx::int32);
+      // Greedy rows stay one batched argmax; constrained rows' masks join as one [B, V] mask.
+      mx::array scores = logits;
+      if (hooked) {
+        std::vector<std::optional<std::vector<uint32_t>>> masks(B);
+        for (int b = 0; b < B; ++b) {
+          auto& hook = active_[b]->request.hook;
+          if (hook && reasons[b].empty()) masks[b] = hook->allowed();
+        }
+        scores = apply_batch_token_mask(logits, masks);
+      }
+      auto tokens = mx::astype(mx::argmax(scores, 1), mx::int32);
       auto rows = B == 1 ? std::vector<mx::array>{tokens} : mx::split(tokens, B, 0);
       for (auto& r : rows) next.emplace_back(r);
     } else {
@@ -284,6 +295,8 @@ StatsEvent Scheduler::stats() const {
   e.prefix_cache_hits = prefix_hits_;
   e.prefix_cache_tokens = prefix_tokens_;
   e.decode_steps = double(steps_);
+  e.grammar_masks = double(grammar_counters().masks.load());
+  e.grammar_mask_ms = double(grammar_counters().mask_ns.load()) / 1e6;
   e.memory = memory_info();
   return e;
 }

@@ -1,5 +1,8 @@
 /** `mlx-native bench`: mlx-native against mlx-lm and mlx_lm.server, side by side in one run. */
 import { parseArgs } from 'node:util';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runConstrainedBench } from '../bench/constrained.js';
 import { runBench } from '../bench/index.js';
 import { MlxNativeError } from '../errors.js';
 import { SYSTEM_IDS, type SystemId } from '../bench/systems/types.js';
@@ -24,6 +27,9 @@ Options:
   --python PATH      Python with mlx-lm (default .venv/bin/python)
   --engine-bin PATH  the engine_bench binary (default build/engine_bench)
   --verbose          show the systems' stderr
+  --constrained      only the constrained-decoding comparison: a batch of --max-batch (16)
+                     streams with half the rows under a JSON-schema grammar vs none, and the
+                     host time per grammar mask (writes constrained.json into --out)
   --help`;
 
 /**
@@ -45,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
       python: { type: 'string' },
       'engine-bin': { type: 'string' },
       verbose: { type: 'boolean' },
+      constrained: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -67,6 +74,25 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isFinite(n) || n <= 0) throw new MlxNativeError('INVALID_ARGUMENT', `--${name} must be a positive number`, { param: name });
     return n;
   };
+  if (values.constrained) {
+    const streams = number(values['max-batch'], 'max-batch') ?? 16;
+    const result = await runConstrainedBench({
+      model: values.model ?? DEFAULT_MODEL,
+      streams: Math.max(2, Math.floor(streams)),
+      tokens: values.quick ? 16 : 48,
+      rounds: values.quick ? 1 : 2,
+      log: (m) => process.stderr.write(`${m}\n`),
+    });
+    const out = values.out ?? 'bench-results';
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, 'constrained.json'), `${JSON.stringify(result, null, 2)}\n`);
+    console.log(
+      `${result.streams} streams x ${result.tokensPerStream} tokens: none constrained ${result.noneConstrained.toFixed(1)} tok/s, ` +
+        `half constrained ${result.halfConstrained.toFixed(1)} tok/s (${result.ratio.toFixed(2)}x); ` +
+        `grammar mask ${result.maskMsPerToken.toFixed(3)} ms per token`,
+    );
+    return 0;
+  }
   const { results } = await runBench({
     model: values.model ?? DEFAULT_MODEL,
     mlxDir: values['mlx-dir'],

@@ -2,13 +2,20 @@
  * One running generation: an async iterable of chunks plus a promise of the final result.
  * Detokenization and stop strings run here, on the JS thread, as tokens arrive in batches.
  */
+import { randomBytes } from 'node:crypto';
 import { captureCallSite, MlxNativeError } from '../errors.js';
+import { ChatOutput, type ChatOutputOptions, type OutputPiece } from './chat-output.js';
 import type { NativeDoneEvent, NativeEvent, NativeTokensEvent } from '../native.js';
 import type { EngineThread } from './engine-thread.js';
 import { StopMatcher } from './stop-matcher.js';
 import { StreamDecoder } from './stream-decoder.js';
 import type { Tokenizer } from './tokenizer.js';
-import type { FinishReason, GenerationChunk, GenerationResult, TokenLogprob } from './types.js';
+import type { FinishReason, GenerationChunk, GenerationResult, TokenLogprob, ToolCall, ToolCallDelta } from './types.js';
+
+/** An OpenAI-style call id. */
+function callId(): string {
+  return `call_${randomBytes(12).toString('hex')}`;
+}
 
 export interface GenerationHooks {
   onFirstToken?(): void;
@@ -29,6 +36,9 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   #tokens: number[] = [];
   #text = '';
   #logprobs: TokenLogprob[] | undefined;
+  #output: ChatOutput | undefined;
+  #reasoning = '';
+  #toolCalls: ToolCall[] = [];
   #chunks: GenerationChunk[] = [];
   #wake: (() => void) | undefined;
   #ended = false;
@@ -50,7 +60,14 @@ export class Generation implements AsyncIterable<GenerationChunk> {
   constructor(
     thread: EngineThread,
     tokenizer: Tokenizer,
-    request: { prompt: Int32Array; stop?: string | string[]; logprobs: boolean; signal?: AbortSignal },
+    request: {
+      prompt: Int32Array;
+      stop?: string | string[];
+      logprobs: boolean;
+      signal?: AbortSignal;
+      /** Chat replies read for reasoning and tool calls (decoded with their special tokens). */
+      output?: ChatOutputOptions;
+    },
     start: (id: number) => void,
     hooks: GenerationHooks = {},
   ) {
@@ -58,7 +75,8 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     this.#thread = thread;
     this.#tokenizer = tokenizer;
     this.#hooks = hooks;
-    this.#decoder = new StreamDecoder(tokenizer, { skipSpecialTokens: true });
+    if (request.output) this.#output = new ChatOutput(request.output);
+    this.#decoder = new StreamDecoder(tokenizer, { skipSpecialTokens: !this.#output });
     this.#stops = new StopMatcher(request.stop);
     if (request.logprobs) this.#logprobs = [];
     this.result = new Promise((resolve, reject) => {
@@ -132,13 +150,40 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       this.#logprobs.push(...logprobs);
     }
     const match = this.#stops.push(this.#decoder.push(ids));
-    this.#text += match.text;
     if (match.stopped) {
       this.#stopped = true;
       this.#stopSequence = match.stop;
       this.#thread.cancel(this.#id);
     }
-    if (match.text || logprobs || ids.length) this.#push({ text: match.text, tokens: ids, logprobs });
+    const piece = this.#read(match.text, this.#stopped);
+    if (piece.text || piece.reasoning || piece.toolCalls || logprobs || ids.length) this.#push({ ...piece, tokens: ids, logprobs });
+  }
+
+  /** Routes decoded text: content to `text`, and (chat replies) thinking and tool calls apart. */
+  #read(raw: string, end: boolean): Pick<GenerationChunk, 'text' | 'reasoning' | 'toolCalls'> {
+    if (!this.#output) {
+      this.#text += raw;
+      return { text: raw };
+    }
+    const a = this.#output.push(raw);
+    const b: OutputPiece = end ? this.#output.flush() : { content: '', reasoning: '', calls: [] };
+    const text = a.content + b.content;
+    const reasoning = a.reasoning + b.reasoning;
+    this.#text += text;
+    this.#reasoning += reasoning;
+    const deltas: ToolCallDelta[] = [];
+    for (const call of [...a.calls, ...b.calls]) {
+      const index = this.#toolCalls.length;
+      const full: ToolCall = { id: callId(), type: 'function', function: { name: call.name, arguments: call.arguments } };
+      this.#toolCalls.push(full);
+      // As OpenAI streams a call: id and name with empty arguments, then the arguments.
+      deltas.push({ index, id: full.id, type: 'function', function: { name: call.name, arguments: '' } });
+      deltas.push({ index, function: { arguments: call.arguments } });
+    }
+    const out: Pick<GenerationChunk, 'text' | 'reasoning' | 'toolCalls'> = { text };
+    if (reasoning) out.reasoning = reasoning;
+    if (deltas.length) out.toolCalls = deltas;
+    return out;
   }
 
   #makeLogprobs(ids: number[], ev: NativeTokensEvent): TokenLogprob[] {
@@ -162,12 +207,11 @@ export class Generation implements AsyncIterable<GenerationChunk> {
     if (!this.#stopped) {
       const tail = this.#stops.push(this.#decoder.flush());
       const rest = tail.stopped ? tail.text : tail.text + this.#stops.flush();
-      if (rest) {
-        this.#text += rest;
-        this.#push({ text: rest, tokens: [] });
-      }
+      const piece = this.#read(rest, true);
+      if (piece.text || piece.reasoning || piece.toolCalls) this.#push({ ...piece, tokens: [] });
     }
-    const reason: FinishReason = this.#stopped ? 'stop' : this.#aborted ? 'abort' : ev.finishReason;
+    let reason: FinishReason = this.#stopped ? 'stop' : this.#aborted ? 'abort' : ev.finishReason;
+    if (reason === 'stop' && this.#toolCalls.length > 0) reason = 'tool_calls';
     const completionTokens = this.#tokens.length;
     this.#finish();
     this.#resolve({
@@ -188,6 +232,7 @@ export class Generation implements AsyncIterable<GenerationChunk> {
       },
       logprobs: this.#logprobs,
       ...(this.#stopSequence !== undefined && { stopSequence: this.#stopSequence }),
+      ...(this.#output ? { reasoning: this.#reasoning, toolCalls: this.#toolCalls } : {}),
     });
   }
 

@@ -4,13 +4,15 @@
  */
 import { MlxNativeError } from '../errors.js';
 import type { NativeGenerateRequest, NativeStatsEvent } from '../native.js';
+import { planChat, planGenerate, type ChatPlan } from './chat-request.js';
 import { ChatTemplate } from './chat-template.js';
 import { embed, type EmbeddingResult, type EmbedInput, type EmbedOptions } from './embed.js';
 import { EngineThread } from './engine-thread.js';
 import { Generation } from './generation.js';
+import { GrammarCache } from './grammars.js';
 import { resolveModel } from './model-spec.js';
 import type { Tokenizer } from './tokenizer.js';
-import type { ChatMessage, GenerateOptions, ModelInfo } from './types.js';
+import type { ChatMessage, ChatOptions, GenerateOptions, ModelInfo } from './types.js';
 
 export interface LoadOptions {
   /** Loading progress in [0, 1]. */
@@ -97,6 +99,7 @@ export class Model {
   readonly tokenizer: Tokenizer;
   readonly chatTemplate: ChatTemplate;
   #thread: EngineThread;
+  #grammars: GrammarCache;
   #queued = 0;
   #active = 0;
   readonly #live = new Set<Generation>();
@@ -110,6 +113,7 @@ export class Model {
     this.name = name;
     this.tokenizer = tokenizer;
     this.chatTemplate = chatTemplate;
+    this.#grammars = new GrammarCache(() => thread.native, tokenizer, info.vocabSize);
     const bos = tokenizer.bosTokenId;
     // Tokenizers that add BOS do it in their post-processor (for GGUF files when the metadata's
     // tokenizer.ggml.add_bos_token says so, as llama.cpp does); encode() adds no specials.
@@ -150,12 +154,17 @@ export class Model {
     } else {
       throw new MlxNativeError('INVALID_ARGUMENT', 'prompt must be a string or an array of token ids');
     }
-    return this.#start(ids, options);
+    return this.#start(ids, options, planGenerate(options ?? {}));
   }
 
-  /** Generates the assistant's reply to `messages` with the model's chat template. */
-  chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
-    return this.#start(this.chatPromptTokens(messages), options);
+  /**
+   * Generates the assistant's reply to `messages` with the model's chat template: with tools
+   * (the result's `toolCalls`), a response format, and thinking kept apart (`reasoning`).
+   */
+  chat(messages: ChatMessage[], options: ChatOptions = {}): Generation {
+    if (options === null || typeof options !== 'object') throw new MlxNativeError('INVALID_ARGUMENT', 'options must be an object');
+    const plan = planChat(this.tokenizer, this.chatTemplate, messages, options);
+    return this.#start(plan.ids, options, plan);
   }
 
   /**
@@ -214,7 +223,7 @@ export class Model {
     await this.dispose();
   }
 
-  #start(ids: number[], o: GenerateOptions): Generation {
+  #start(ids: number[], o: GenerateOptions, plan: Omit<ChatPlan, 'ids'>): Generation {
     if (this.#thread.disposed) throw new MlxNativeError('DISPOSED', 'the model was disposed');
     if (ids.length === 0) throw new MlxNativeError('EMPTY_PROMPT', 'the prompt has no tokens');
     for (const t of ids) {
@@ -260,6 +269,11 @@ export class Model {
       logprobs: o.logprobs || o.topLogprobs ? Math.floor(o.topLogprobs ?? 0) : -1,
       eosTokenIds: Int32Array.from(o.ignoreEos ? [] : this.tokenizer.eosTokenIds),
     };
+    if (plan.grammar) request.grammar = this.#grammars.compile(plan.grammar);
+    if (plan.reasoning) {
+      this.#grammars.ensureVocab();
+      request.reasoning = { ...plan.reasoning, closeIds: Int32Array.from(plan.reasoning.closeIds) };
+    }
     this.#queued++;
     let phase: 'queued' | 'active' | 'ended' = 'queued';
     // onEnd may run before the constructor returns (a signal already aborted).
@@ -267,7 +281,7 @@ export class Model {
     const generation = new Generation(
       this.#thread,
       this.tokenizer,
-      { prompt: request.prompt, stop: o.stop, logprobs: (request.logprobs ?? -1) >= 0, signal: o.signal },
+      { prompt: request.prompt, stop: o.stop, logprobs: (request.logprobs ?? -1) >= 0, signal: o.signal, output: plan.output },
       (id) => this.#thread.native.generate(id, request),
       {
         onFirstToken: () => {

@@ -292,6 +292,17 @@ export class Tokenizer {
     return this.specialIds.has(id);
   }
 
+  /** Whether the id is an added token (special or not): its string is its literal text. */
+  isAdded(id: number): boolean {
+    const token = this.hf.id_to_token(id);
+    return token !== undefined && this.added.get(token)?.id === id;
+  }
+
+  /** The text of every special token (to strip from output decoded with its specials). */
+  specialTokens(): string[] {
+    return [...this.added.values()].filter((t) => t.special).map((t) => t.content);
+  }
+
   /**
    * The library's encode_text, but with a caller-chosen set of recognised added tokens, and an
    * optional `restore` applied to the text between them before it is tokenized.

@@ -1,6 +1,6 @@
 /** Public types of the engine API. Kept in one file so the server, CLI and bench share them. */
 
-export type FinishReason = 'stop' | 'length' | 'abort';
+export type FinishReason = 'stop' | 'length' | 'abort' | 'tool_calls';
 
 /** Sampling and stopping options for one generation. All optional; defaults are greedy decoding. */
 export interface GenerateOptions {
@@ -28,6 +28,80 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Keep generating past end-of-sequence tokens (benchmarks). */
   ignoreEos?: boolean;
+  /** Constrains the output with a grammar: JSON (any object, or one schema), or a Lark grammar. */
+  responseFormat?: ResponseFormat;
+}
+
+/**
+ * The shape the output must take. `json_schema` accepts JSON Schema (draft 2020-12 subset that
+ * llguidance compiles); `lark` takes llguidance's Lark dialect.
+ */
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; schema: Record<string, unknown>; name?: string; strict?: boolean }
+  | { type: 'lark'; grammar: string };
+
+/** A function the model may call (OpenAI's `tools[].function`). */
+export interface ToolFunction {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments object. */
+  parameters?: Record<string, unknown>;
+  strict?: boolean;
+}
+
+export interface Tool {
+  type: 'function';
+  function: ToolFunction;
+}
+
+/** `'auto'` (default): the model decides; `'none'`; `'required'`: at least one call; or one function. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
+
+/** A call the model made. `arguments` is a JSON object as text (OpenAI's shape). */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** How a model writes tool calls; inferred from its chat template unless given. */
+export type ToolCallFormat = 'hermes' | 'llama3' | 'mistral' | 'gemma' | 'harmony';
+
+/**
+ * How thinking is read from the output: `auto` (a block the model opens), `prefilled` (the
+ * prompt already opened it), `off` (no separation).
+ */
+export type ReasoningMode = 'auto' | 'prefilled' | 'off';
+
+export interface ReasoningOptions {
+  mode?: ReasoningMode;
+  /** Thinking tokens before the block is closed for the model (default: no limit). */
+  budget?: number;
+  /** OpenAI's reasoning_effort, mapped to a budget when `budget` is not given. */
+  effort?: 'minimal' | 'low' | 'medium' | 'high';
+  /** Passed to templates that read `enable_thinking` (Qwen3 and others). */
+  enableThinking?: boolean;
+}
+
+/** Options of Model.chat: generation options plus tools and reasoning. */
+export interface ChatOptions extends GenerateOptions {
+  tools?: Tool[];
+  toolChoice?: ToolChoice;
+  /** Whether the model may make several calls in one turn (default true). */
+  parallelToolCalls?: boolean;
+  /** Overrides the format inferred from the chat template. */
+  toolCallFormat?: ToolCallFormat;
+  reasoning?: ReasoningOptions;
+}
+
+/** A piece of a streamed tool call, as OpenAI streams `delta.tool_calls`. */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments: string };
 }
 
 export interface TokenLogprob {
@@ -44,6 +118,10 @@ export interface GenerationChunk {
   /** Token ids added by this chunk. */
   tokens: number[];
   logprobs?: TokenLogprob[];
+  /** Chat: thinking text added by this chunk (kept out of `text`). */
+  reasoning?: string;
+  /** Chat with tools: tool-call pieces completed by this chunk. */
+  toolCalls?: ToolCallDelta[];
 }
 
 export interface Usage {
@@ -72,13 +150,25 @@ export interface GenerationResult {
   logprobs?: TokenLogprob[];
   /** The stop string that ended the generation, when one did. */
   stopSequence?: string;
+  /** Chat: the thinking, apart from the answer in `text`. */
+  reasoning?: string;
+  /** Chat with tools: the calls the model made (finishReason 'tool_calls'). */
+  toolCalls?: ToolCall[];
 }
 
-export type ChatRole = 'system' | 'developer' | 'user' | 'assistant';
+export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 
 export interface ChatMessage {
   role: ChatRole;
   content: string;
+  /** Assistant turns: the calls it made. */
+  tool_calls?: ToolCall[];
+  /** Tool turns: the call this answers. */
+  tool_call_id?: string;
+  /** Tool turns: the function's name. */
+  name?: string;
+  /** Assistant turns: their thinking, for templates that render it. */
+  reasoning_content?: string;
 }
 
 export interface ModelInfo {

@@ -7,6 +7,8 @@ import { totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { MlxNativeError } from '../errors.js';
+import { TOOL_CALL_FORMAT_ALIASES } from '../engine/tool-formats.js';
+import type { ReasoningMode, ToolCallFormat } from '../engine/types.js';
 import {
   checkUniqueNames,
   defaultModelName,
@@ -39,13 +41,6 @@ export function defaultMemoryBudget(
   return Math.round(machineBytes * DEFAULT_MEMORY_SHARE);
 }
 
-/** Tool-call formats `--tool-call-format` accepts (the chat templates' conventions). */
-export const TOOL_CALL_FORMATS = ['auto', 'json', 'hermes', 'mistral', 'llama3', 'gemma', 'qwen', 'pythonic'] as const;
-export type ToolCallFormat = (typeof TOOL_CALL_FORMATS)[number];
-/** `--reasoning`: parse a model's reasoning (auto), treat the prompt as opening it (prefilled), or leave it in the text (off). */
-export const REASONING_MODES = ['auto', 'prefilled', 'off'] as const;
-export type ReasoningMode = (typeof REASONING_MODES)[number];
-
 
 /** Everything the server needs to start. Times are in milliseconds. */
 export interface ServeConfig {
@@ -55,10 +50,6 @@ export interface ServeConfig {
   memoryBudgetBytes?: number;
   /** Default idle time after which an unpinned model is unloaded; 0 never unloads. */
   idleTtlMs: number;
-  /** How tool calls are written by the models (given meaning by the tool-calling support). */
-  toolCallFormat?: ToolCallFormat;
-  /** How reasoning output is handled (given meaning by the reasoning support). */
-  reasoning?: ReasoningMode;
   host: string;
   port: number;
   apiKey?: string;
@@ -84,6 +75,10 @@ export interface ServeConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Leave the web playground at `/` out. */
   noUi: boolean;
+  /** How the model writes tool calls; undefined = inferred from its chat template. */
+  toolCallFormat?: ToolCallFormat;
+  /** How thinking is read from replies (mlx-server's meaning). */
+  reasoning: ReasoningMode;
 }
 
 interface FlagSpec {
@@ -114,14 +109,14 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'maxBatch', flag: 'max-batch', env: 'MLX_NATIVE_MAX_BATCH', type: 'string', arg: 'N', help: 'sequences the engine decodes together (default 16)' },
   { key: 'maxSlots', flag: 'max-slots', env: 'MLX_NATIVE_MAX_SLOTS', type: 'string', arg: 'N', help: 'the same as --max-batch' },
   { key: 'prefillChunk', flag: 'prefill-chunk', env: 'MLX_NATIVE_PREFILL_CHUNK', type: 'string', arg: 'N', help: 'prompt tokens per prefill step; smaller makes cancelling during a long prefill quicker (default: 32 on CPU, 512 on GPUs)' },
-  { key: 'toolCallFormat', flag: 'tool-call-format', env: 'MLX_NATIVE_TOOL_CALL_FORMAT', type: 'string', arg: 'FORMAT', help: `how models write tool calls: ${TOOL_CALL_FORMATS.join(', ')}` },
-  { key: 'reasoning', flag: 'reasoning', env: 'MLX_NATIVE_REASONING', type: 'string', arg: 'MODE', help: `reasoning output: ${REASONING_MODES.join(', ')}` },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'MLX_NATIVE_SHUTDOWN_TIMEOUT', type: 'string', arg: 'SECONDS', default: '5', help: 'on SIGTERM/SIGINT, time in-flight requests get to finish before they are aborted; the process exits at most 4.5 s later' },
   { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'MLX_NATIVE_REQUEST_TIMEOUT', type: 'string', arg: 'SECONDS', default: '30', help: 'time a client has to send its whole request' },
   { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'MLX_NATIVE_HEADERS_TIMEOUT', type: 'string', arg: 'SECONDS', default: '10', help: 'time a client has to send its request headers' },
   { key: 'bodyLimitBytes', flag: 'body-limit', env: 'MLX_NATIVE_BODY_LIMIT', type: 'string', arg: 'BYTES', default: '4194304', help: 'largest request body accepted (413 above)' },
   { key: 'logLevel', flag: 'log-level', env: 'MLX_NATIVE_LOG_LEVEL', type: 'string', arg: 'LEVEL', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
   { key: 'noUi', flag: 'no-ui', env: 'MLX_NATIVE_NO_UI', type: 'boolean', help: 'do not serve the web playground at /' },
+  { key: 'toolCallFormat', flag: 'tool-call-format', env: 'MLX_NATIVE_TOOL_CALL_FORMAT', type: 'string', arg: 'FORMAT', help: `how the model writes tool calls: auto (inferred from the chat template), ${Object.keys(TOOL_CALL_FORMAT_ALIASES).join(', ')}` },
+  { key: 'reasoning', flag: 'reasoning', env: 'MLX_NATIVE_REASONING', type: 'string', arg: 'MODE', default: 'auto', help: 'thinking in replies: auto (a <think> block the model opens), prefilled (the template opened it), off (no separation)' },
   { key: 'help', flag: 'help', type: 'boolean', help: 'show this help' },
 ];
 
@@ -153,8 +148,6 @@ const ConfigSchema = z.object({
   memoryBudgetBytes: budget,
   idleTtlMs: seconds,
   maxSlots: int(1).optional(),
-  toolCallFormat: oneOf(TOOL_CALL_FORMATS),
-  reasoning: oneOf(REASONING_MODES),
   host: z.string().min(1),
   port: int(0, 65_535),
   apiKey: z.string().min(1, 'the API key must not be empty').optional(),
@@ -174,6 +167,10 @@ const ConfigSchema = z.object({
   bodyLimitBytes: int(1024),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   noUi: bool.default(false),
+  toolCallFormat: oneOf(['auto', ...Object.keys(TOOL_CALL_FORMAT_ALIASES)] as [string, ...string[]]).transform((f) =>
+    f === undefined || f === 'auto' ? undefined : TOOL_CALL_FORMAT_ALIASES[f],
+  ),
+  reasoning: oneOf(['auto', 'prefilled', 'off'] as const).transform((r) => r ?? 'auto'),
 });
 
 /** Thrown for bad flags or values; the CLI prints the message and exits 2. */

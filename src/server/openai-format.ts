@@ -7,7 +7,7 @@
  * so beats pretending 'stop'. (A client that disconnected gets no answer at all.)
  */
 import { randomBytes } from 'node:crypto';
-import type { FinishReason, GenerationResult, TokenLogprob, Usage } from '../engine/types.js';
+import type { FinishReason, GenerationResult, TokenLogprob, ToolCallDelta, Usage } from '../engine/types.js';
 
 /** Fields every object of one response shares (each stream chunk repeats them). */
 export interface ResponseMeta {
@@ -78,7 +78,14 @@ export function chatCompletion(meta: ResponseMeta, result: GenerationResult, wan
     choices: [
       {
         index: 0,
-        message: { role: 'assistant' as const, content: result.text, refusal: null },
+        message: {
+          role: 'assistant' as const,
+          // With tool calls and nothing else said, OpenAI's content is null.
+          content: result.toolCalls?.length && !result.text.trim() ? null : result.text,
+          refusal: null,
+          ...(result.reasoning ? { reasoning_content: result.reasoning } : {}),
+          ...(result.toolCalls?.length ? { tool_calls: result.toolCalls } : {}),
+        },
         logprobs: wantLogprobs ? chatLogprobs(result.logprobs) : null,
         finish_reason: result.finishReason,
       },
@@ -87,10 +94,18 @@ export function chatCompletion(meta: ResponseMeta, result: GenerationResult, wan
   };
 }
 
+/** What one chat stream chunk adds. `reasoning_content` as vLLM and DeepSeek stream it. */
+export interface ChatDelta {
+  role?: 'assistant';
+  content?: string;
+  reasoning_content?: string;
+  tool_calls?: ToolCallDelta[];
+}
+
 /** One `chat.completion.chunk`. `usage: null` is present on every chunk when usage was asked for. */
 export function chatChunk(
   meta: ResponseMeta,
-  delta: { role?: 'assistant'; content?: string },
+  delta: ChatDelta,
   opts: { finish?: FinishReason; logprobs?: TokenLogprob[]; wantLogprobs: boolean; includeUsage: boolean },
 ) {
   return {

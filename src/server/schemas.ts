@@ -1,7 +1,7 @@
 /**
  * zod schemas of the request bodies. Every body passes through one of these before anything
  * reaches the engine. Unknown fields are dropped (clients send extras such as `store` or
- * `metadata`); fields whose meaning we cannot honour (tools, response formats, n > 1) are
+ * `metadata`); fields whose meaning we cannot honour (legacy functions, audio, n > 1) are
  * rejected by name in {@link rejectUnsupported} rather than silently ignored.
  */
 import { z } from 'zod';
@@ -28,11 +28,52 @@ const ContentPart = z
     }
   });
 
+const ToolCall = z.object({
+  id: z.string().min(1),
+  type: z.literal('function').default('function'),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+});
+
 const Message = z.object({
-  role: z.enum(['system', 'developer', 'user', 'assistant']),
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
   content: z.union([z.string(), z.array(ContentPart)]).nullish(),
   name: z.string().optional(),
+  tool_calls: z.array(ToolCall).nullish(),
+  tool_call_id: z.string().nullish(),
+  /** Thinking of an earlier assistant turn (templates that render it). */
+  reasoning_content: z.string().nullish(),
 });
+
+const JsonSchemaObject = z.record(z.string(), z.unknown());
+
+const Tool = z.object({
+  type: z.literal('function'),
+  function: z.object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'function names are letters, digits, _ . - (at most 64)'),
+    description: z.string().nullish(),
+    parameters: JsonSchemaObject.nullish(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+const ToolChoice = z.union([
+  z.enum(['auto', 'none', 'required']),
+  z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) }),
+]);
+
+const ResponseFormat = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({
+    type: z.literal('json_schema'),
+    json_schema: z.object({
+      name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'names are letters, digits, _ and - (at most 64)'),
+      description: z.string().nullish(),
+      schema: JsonSchemaObject.nullish(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
 
 const StreamOptions = z
   .object({ include_usage: z.boolean().nullish(), include_obfuscation: z.boolean().nullish() })
@@ -89,12 +130,18 @@ export const ChatCompletionRequest = z.object({
   max_completion_tokens: posInt,
   logprobs: z.boolean().nullish(),
   top_logprobs: z.int().min(0).max(20).nullish(),
+  tools: z.array(Tool).nullish(),
+  tool_choice: ToolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  response_format: ResponseFormat.nullish(),
+  reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullish(),
+  /** Extension: thinking tokens before the block is closed for the model. */
+  max_reasoning_tokens: z.int().min(0).max(INT32_MAX).nullish(),
+  /** Extension (as vLLM's): variables for the chat template, e.g. `enable_thinking`. */
+  chat_template_kwargs: z.object({ enable_thinking: z.boolean().nullish() }).loose().nullish(),
   // Read only to refuse them by name.
-  tools: z.unknown().optional(),
-  tool_choice: z.unknown().optional(),
   functions: z.unknown().optional(),
   function_call: z.unknown().optional(),
-  response_format: z.unknown().optional(),
   audio: z.unknown().optional(),
   modalities: z.unknown().optional(),
   prediction: z.unknown().optional(),
@@ -119,17 +166,17 @@ export function rejectUnsupported(body: ChatCompletionRequest | CompletionReques
     return invalidParam('n', `'n' must be 1: this server returns one choice per request`, 'unsupported_value');
   }
   if ('messages' in body) {
-    for (const key of ['tools', 'functions', 'function_call', 'audio', 'prediction', 'web_search_options'] as const) {
+    for (const key of ['functions', 'function_call', 'audio', 'prediction', 'web_search_options'] as const) {
       if (body[key] != null) {
         return invalidParam(key, `'${key}' is not supported by this server`, 'unsupported_parameter');
       }
     }
-    if (body.tool_choice != null && body.tool_choice !== 'none') {
-      return invalidParam('tool_choice', "'tool_choice' is not supported by this server", 'unsupported_parameter');
+    const choice = body.tool_choice;
+    if (choice != null && choice !== 'none' && choice !== 'auto' && !body.tools?.length) {
+      return invalidParam('tool_choice', "'tool_choice' needs 'tools'", 'invalid_value');
     }
-    const format = body.response_format as { type?: unknown } | null | undefined;
-    if (format != null && format.type !== 'text') {
-      return invalidParam('response_format', "only response_format {type: 'text'} is supported", 'unsupported_value');
+    if (typeof choice === 'object' && choice && !body.tools?.some((t) => t.function.name === choice.function.name)) {
+      return invalidParam('tool_choice', `'tool_choice' names ${choice.function.name}, which is not in 'tools'`, 'invalid_value');
     }
     const modalities = body.modalities;
     if (modalities != null && !(Array.isArray(modalities) && modalities.every((m) => m === 'text'))) {

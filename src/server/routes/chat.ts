@@ -1,26 +1,19 @@
 /** POST /v1/chat/completions. */
 import type { FastifyPluginAsync } from 'fastify';
-import type { ChatMessage } from '../../engine/types.js';
+import { toChatMessages, toChatOptions, toRequestParam } from '../chat-options.js';
 import { runCompletion, type CompletionPlan } from '../completion.js';
 import { toGenerateOptions } from '../generate-options.js';
-import { chatChunk, chatCompletion, chatUsageChunk, newMeta } from '../openai-format.js';
+import { chatChunk, chatCompletion, chatUsageChunk, newMeta, type ChatDelta } from '../openai-format.js';
 import { ChatCompletionRequest, rejectUnsupported } from '../schemas.js';
 import { modelFor, parseBody, type RoutedModel, type RouteContext } from './context.js';
 
-/** OpenAI message content (a string or text parts) as the engine's plain string. */
-function toChatMessages(messages: ChatCompletionRequest['messages']): ChatMessage[] {
-  return messages.map((m) => ({
-    role: m.role,
-    content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text ?? '').join('\n'),
-  }));
-}
-
 function chatPlan(body: ChatCompletionRequest, { model, name }: RoutedModel, ctx: RouteContext): CompletionPlan {
-  const options = toGenerateOptions(body, {
+  const base = toGenerateOptions(body, {
     maxTokensDefault: ctx.options.maxTokensDefault,
     vocabSize: model.info.vocabSize,
     contextLength: model.info.contextLength,
   });
+  const options = toChatOptions(body, base, ctx.options);
   const messages = toChatMessages(body.messages);
   const meta = newMeta('chat', name);
   const wantLogprobs = Boolean(body.logprobs);
@@ -28,13 +21,23 @@ function chatPlan(body: ChatCompletionRequest, { model, name }: RoutedModel, ctx
   return {
     promptParam: 'messages',
     stream: Boolean(body.stream),
-    start: () => model.chat(messages, options),
+    start: () => {
+      try {
+        return model.chat(messages, options);
+      } catch (err) {
+        throw toRequestParam(err);
+      }
+    },
     // OpenAI opens every chat stream with the role and empty content.
     opening: () => [chatChunk(meta, { role: 'assistant', content: '' }, { wantLogprobs, includeUsage })],
-    chunk: (chunk) =>
-      chunk.text || (wantLogprobs && chunk.logprobs?.length)
-        ? chatChunk(meta, { content: chunk.text }, { logprobs: chunk.logprobs, wantLogprobs, includeUsage })
-        : undefined,
+    chunk: (chunk) => {
+      const delta: ChatDelta = {};
+      if (chunk.reasoning) delta.reasoning_content = chunk.reasoning;
+      if (chunk.text) delta.content = chunk.text;
+      if (chunk.toolCalls?.length) delta.tool_calls = chunk.toolCalls;
+      const some = Object.keys(delta).length > 0 || (wantLogprobs && chunk.logprobs?.length);
+      return some ? chatChunk(meta, delta, { logprobs: chunk.logprobs, wantLogprobs, includeUsage }) : undefined;
+    },
     closing: (result) => [
       chatChunk(meta, {}, { finish: result.finishReason, wantLogprobs: false, includeUsage }),
       ...(includeUsage ? [chatUsageChunk(meta, result.usage)] : []),

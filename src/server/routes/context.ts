@@ -2,8 +2,8 @@
 import type { z } from 'zod';
 import { MlxNativeError } from '../../errors.js';
 import { fromZodError } from '../errors.js';
-import type { ReasoningMode, ToolCallFormat } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import type { ReasoningMode, ToolCallFormat } from '../../engine/types.js';
 import type { ServedModel, ServerState } from '../state.js';
 
 /** Route options that come from the server configuration. */
@@ -12,9 +12,9 @@ export interface RouteOptions {
   servedModelName: string;
   acceptAnyModel: boolean;
   maxTokensDefault: number;
-  /** --tool-call-format, when set. */
+  /** --tool-call-format: forces the format instead of inferring it from the chat template. */
   toolCallFormat?: ToolCallFormat;
-  /** --reasoning, when set. */
+  /** --reasoning (default auto). */
   reasoning?: ReasoningMode;
 }
 
