@@ -106,7 +106,7 @@ describe('a GGUF model and an MLX directory in one server', () => {
     expect(listed.gguf).toMatchObject({ state: 'loaded', format: 'gguf', context_length: 8192 });
     // Models of the file load on first request; their format and context come from their files.
     expect(listed.mlx).toMatchObject({ state: 'unloaded', format: 'mlx', context_length: 8192, aliases: ['smol-mlx'] });
-    expect(listed.mlx.capabilities).toEqual({ tools: false, reasoning: false, vision: false });
+    expect(listed.mlx.capabilities).toEqual({ tools: true, reasoning: true, vision: false });
     const one = await request(server.url, 'GET', '/v1/models/smol-mlx', { headers: AUTH });
     expect(one.json()).toMatchObject({ id: 'mlx', state: 'unloaded' });
     const health = (await request(server.url, 'GET', '/health')).json() as { models: { id: string; state: string }[] };

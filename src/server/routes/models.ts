@@ -15,9 +15,14 @@ export interface ModelCapabilities {
   vision: boolean;
 }
 
-/** The capabilities /v1/models reports; no served model takes tool definitions, reasoning controls or images yet. */
+/**
+ * The capabilities /v1/models reports. Every served chat model takes tool definitions (a template
+ * that knows nothing of tools gets them in a system message, and `required` / named calls are
+ * grammar-constrained) and reasoning controls (thinking blocks split out and budgeted); none takes
+ * images.
+ */
 export function modelCapabilities(_status: ModelStatus): ModelCapabilities {
-  return { tools: false, reasoning: false, vision: false };
+  return { tools: true, reasoning: true, vision: false };
 }
 
 /** One model as /v1/models lists it. */
