@@ -132,7 +132,7 @@ const budget = z
     const pct = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(v);
     try {
       const n = pct ? Math.round((Number(pct[1]) / 100) * totalmem()) : parseSize(v);
-      if (!(n > 0) || !Number.isSafeInteger(n)) throw new Error('must be more than 0');
+      if (!(n > 0) || !Number.isSafeInteger(n)) throw new MlxNativeError('INVALID_ARGUMENT', 'must be more than 0');
       return n;
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: (err as Error).message });

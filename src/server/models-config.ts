@@ -64,7 +64,7 @@ export function parseSize(value: string | number): number {
   if (typeof value === 'number') return value;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
   const factor = m ? (UNITS[m[2].toLowerCase()] ?? BINARY[m[2].toLowerCase()]) : undefined;
-  if (!m || factor === undefined) throw new Error(`"${value}" is not a size (a number of bytes, or e.g. 512MiB, 8GB)`);
+  if (!m || factor === undefined) throw new MlxNativeError('INVALID_ARGUMENT', `"${value}" is not a size (a number of bytes, or e.g. 512MiB, 8GB)`);
   return Math.round(Number(m[1]) * factor);
 }
 
@@ -72,7 +72,7 @@ export function parseSize(value: string | number): number {
 export const sizeSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
   try {
     const n = parseSize(v);
-    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${v} is out of range`);
+    if (!Number.isSafeInteger(n) || n < 0) throw new MlxNativeError('INVALID_ARGUMENT', `${v} is out of range`);
     return n;
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: (err as Error).message });
