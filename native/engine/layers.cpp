@@ -198,8 +198,7 @@ mx::array Linear::quantized_matmul_rows(const mx::array& x, mx::StreamOrDevice s
     return mx::quantized_matmul(x, weight, *scales, biases, true, group_size, bits, mode, s);
   auto padded = mx::pad(mx::reshape(x, {rows, K}, s), {{0, pad - rows}, {0, 0}},
                         mx::array(0, x.dtype()), "constant", s);
-  auto y =
-      mx::quantized_matmul(padded, weight, *scales, biases, true, group_size, bits, mode, s);
+  auto y = mx::quantized_matmul(padded, weight, *scales, biases, true, group_size, bits, mode, s);
   return mx::slice(y, {0, 0}, {rows, y.shape(1)}, s);
 }
 
