@@ -5,6 +5,7 @@ import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderMarkdown } from '../ui/markdown.js';
 import { launchBrowser, openPage, SCREENSHOTS, setControl } from './helpers/browser.js';
+import { FIXTURE } from './helpers/fixture.js';
 import { eventually, readMetrics, request, startServer, type ServerProcess } from './helpers/server.js';
 
 let server: ServerProcess;
@@ -166,51 +167,48 @@ describe('playground', () => {
     await page.close();
   });
 
-  it('lists what /v1/models lists, sends the chosen model, and shows the server’s error for one it cannot serve', async () => {
-    const { page } = await openPage(browser, `${server.url}/`);
-    await ready(page);
-    const options = () => page.$$eval('#model option', (els) => els.map((o) => [(o as HTMLOptionElement).value, o.textContent]));
-    expect(await options()).toEqual([[modelId, modelId]]);
+  it('lists the models of a server that serves two, loads the chosen one on demand and sends it', async () => {
+    // Two names for the fixture file; the second is unloaded, so its first request loads it.
+    const two = await startServer([], { modelArgs: ['--model', `first=${FIXTURE}`, '--model', `second=${FIXTURE}`] });
+    try {
+      expect((await request(two.url, 'POST', '/v1/models/second/unload')).status).toBe(200);
+      const { page } = await openPage(browser, `${two.url}/`);
+      await ready(page);
+      const options = () => page.$$eval('#model option', (els) => els.map((o) => [(o as HTMLOptionElement).value, o.textContent]));
+      await page.waitForFunction(() => document.querySelectorAll('#model option').length === 2, { timeout: 30_000 });
+      expect(await options()).toEqual([
+        ['first', 'first'],
+        ['second', 'second (unloaded)'],
+      ]);
+      const sentModels: string[] = [];
+      page.on('request', (r) => {
+        if (r.url().endsWith('/v1/chat/completions')) sentModels.push((JSON.parse(r.postData() ?? '{}') as { model: string }).model);
+      });
 
-    // A server with several models (and their load state): until mlx-native serves several
-    // from one process, the listing is answered here and the completions go to the real server.
-    await page.setRequestInterception(true);
-    const sentModels: string[] = [];
-    page.on('request', (r) => {
-      if (r.url().endsWith('/v1/models')) {
-        void r.respond({
-          contentType: 'application/json',
-          body: JSON.stringify({ object: 'list', data: [
-            { id: modelId, object: 'model', created: 0, owned_by: 'mlx-native', state: 'loaded' },
-            { id: 'second-model', object: 'model', created: 0, owned_by: 'mlx-native', state: 'loading' },
-          ] }),
-        });
-        return;
-      }
-      if (r.url().endsWith('/v1/chat/completions')) sentModels.push((JSON.parse(r.postData() ?? '{}') as { model: string }).model);
-      void r.continue();
-    });
-    await page.reload({ waitUntil: 'domcontentloaded' });
-    await page.waitForFunction(() => document.querySelectorAll('#model option').length === 2, { timeout: 30_000 });
-    expect(await options()).toEqual([[modelId, modelId], ['second-model', 'second-model (loading)']]);
+      await setControl(page, 'max_tokens', '4');
+      await page.select('#model', 'second');
+      await send(page, 'Hello');
+      expect((await watchAnswer(page)).states.at(-1)).toBe('done');
+      const listed = (await request(two.url, 'GET', '/v1/models')).json() as { data: { id: string; state: string }[] };
+      expect(listed.data.find((m) => m.id === 'second')?.state).toBe('loaded');
 
-    await setControl(page, 'max_tokens', '4');
-    await page.select('#model', 'second-model');
-    await send(page, 'Hello');
-    await watchAnswer(page);
-    const failed = await lastAnswer(page);
-    expect(failed.state).toBe('error');
-    expect(failed.text).toContain("The model 'second-model' does not exist");
-
-    await page.select('#model', modelId);
-    await send(page, 'Hello again');
-    expect((await watchAnswer(page)).states.at(-1)).toBe('done');
-    expect(sentModels).toEqual(['second-model', modelId]);
-    // The choice survives a reload.
-    await page.reload({ waitUntil: 'domcontentloaded' });
-    await page.waitForFunction(() => document.querySelectorAll('#model option').length === 2, { timeout: 30_000 });
-    expect(await page.$eval('#model', (el) => (el as HTMLSelectElement).value)).toBe(modelId);
-    await page.close();
+      await page.select('#model', 'first');
+      await send(page, 'Hello again');
+      expect((await watchAnswer(page)).states.at(-1)).toBe('done');
+      expect(sentModels).toEqual(['second', 'first']);
+      // The choice survives a reload; both are loaded now.
+      await page.reload({ waitUntil: 'domcontentloaded' });
+      await page.waitForFunction(() => document.querySelectorAll('#model option').length === 2, { timeout: 30_000 });
+      expect(await options()).toEqual([
+        ['first', 'first'],
+        ['second', 'second'],
+      ]);
+      expect(await page.$eval('#model', (el) => (el as HTMLSelectElement).value)).toBe('first');
+      await page.screenshot({ path: join(SCREENSHOTS, 'playground-two-models.png') });
+      await page.close();
+    } finally {
+      await two.stop();
+    }
   });
 
   it('loads without the API key, asks for it on 401, and keeps it', async () => {
