@@ -1,6 +1,7 @@
 // The Responses API end to end: a real `mlx-native serve` process with the fixture model,
 // driven by the official openai client (`responses.create`, streaming and not); every
 // response and stream event is checked against OpenAI's published schemas.
+import { Ajv } from 'ajv';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertSchema } from './helpers/server-schemas.js';
@@ -142,6 +143,28 @@ describe('POST /v1/responses', () => {
     expect(done.text).toBe(first.output_text);
   });
 
+  it('answers JSON that validates against a text.format schema, whole and streamed', async () => {
+    const schema = {
+      type: 'object',
+      properties: { color: { type: 'string' }, count: { type: 'integer' } },
+      required: ['color', 'count'],
+      additionalProperties: false,
+    };
+    const validate = new Ajv({ strict: false }).compile(schema);
+    const format = { type: 'json_schema' as const, name: 'pick', schema, strict: true };
+    const whole = await client.responses.create({ model: MODEL, input: 'Pick a color and a number.', text: { format }, max_output_tokens: 60, temperature: 1 });
+    assertSchema('Response', whole);
+    expect(whole.text?.format).toMatchObject({ type: 'json_schema', name: 'pick' });
+    expect(validate(JSON.parse(whole.output_text))).toBe(true);
+
+    let streamed = '';
+    for await (const event of await client.responses.create({ model: MODEL, input: 'Pick again.', text: { format }, max_output_tokens: 60, stream: true })) {
+      assertSchema('ResponseStreamEvent', event);
+      if (event.type === 'response.output_text.delta') streamed += event.delta;
+    }
+    expect(validate(JSON.parse(streamed))).toBe(true);
+  });
+
   it('streams with event: lines and no [DONE], as OpenAI does', async () => {
     const res = await request(server.url, 'POST', '/v1/responses', {
       body: { input: 'Hi', max_output_tokens: 2, temperature: 0, stream: true },
@@ -161,7 +184,8 @@ describe('bad input gets a 400 in OpenAI shape, naming the field', () => {
     ['image part', { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'x' }] }] }, 'input[0].content[0].type'],
     ['function call output item', { input: [{ type: 'function_call_output', call_id: 'c', output: 'x' }] }, 'input[0].type'],
     ['function tools', { input: 'Hi', tools: [{ type: 'function', name: 'f', parameters: {} }] }, 'tools'],
-    ['json schema format', { input: 'Hi', text: { format: { type: 'json_schema', name: 'x', schema: {} } } }, 'text.format'],
+    ['a schema the grammar engine cannot compile', { input: 'Hi', text: { format: { type: 'json_schema', name: 'x', schema: { $ref: '#/nope' } } } }, 'text.format'],
+    ['an unknown text format', { input: 'Hi', text: { format: { type: 'xml' } } }, 'text.format.type'],
     ['temperature out of range', { input: 'Hi', temperature: 3 }, 'temperature'],
     ['max_output_tokens over the context', { input: 'Hi', max_output_tokens: 10_000_000 }, 'max_output_tokens'],
     ['unknown previous response', { input: 'Hi', previous_response_id: 'resp_nope' }, 'previous_response_id'],

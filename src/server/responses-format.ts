@@ -78,7 +78,7 @@ export function responseObject(meta: ResponseMeta, result?: GenerationResult) {
     reasoning: null,
     store: body.store ?? true,
     temperature: meta.temperature,
-    text: { format: { type: 'text' as const } },
+    text: { format: meta.body.text?.format ?? { type: 'text' as const } },
     tool_choice: 'auto' as const,
     tools: [],
     top_p: meta.topP,

@@ -1,12 +1,12 @@
 /**
  * Body of POST /v1/responses (OpenAI's Responses API) and its input as chat messages. Text
  * input only: a string, or message items whose content is text parts. Fields this server
- * cannot honour yet (function tools, `text.format` JSON schemas, other item types) are refused
- * by name with a 400 in {@link rejectUnsupportedResponse}.
+ * cannot honour yet (function tools, other item types) are refused by name with a 400 in
+ * {@link rejectUnsupportedResponse}; `text.format` JSON object and schema constrain the reply.
  */
 import { z } from 'zod';
 import type { MlxNativeError } from '../errors.js';
-import type { ChatMessage } from '../engine/types.js';
+import type { ChatMessage, ResponseFormat } from '../engine/types.js';
 import { invalidParam } from './errors.js';
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -69,7 +69,13 @@ export const ResponsesRequest = z.object({
   tools: z.array(z.unknown()).nullish(),
   tool_choice: z.unknown().optional(),
   text: z
-    .object({ format: z.object({ type: z.string() }).loose().nullish(), verbosity: z.string().nullish() })
+    .object({
+      format: z
+        .object({ type: z.string(), name: z.string().optional(), schema: z.record(z.string(), z.unknown()).optional(), strict: z.boolean().nullish() })
+        .loose()
+        .nullish(),
+      verbosity: z.string().nullish(),
+    })
     .loose()
     .nullish(),
   reasoning: z.unknown().optional(),
@@ -89,9 +95,12 @@ export function rejectUnsupportedResponse(body: ResponsesRequest): MlxNativeErro
   if (body.tool_choice != null && body.tool_choice !== 'none' && body.tool_choice !== 'auto') {
     return unsupported('tool_choice', "'tool_choice' is not supported by this server yet");
   }
-  const format = body.text?.format?.type;
-  if (format != null && format !== 'text') {
-    return invalidParam('text.format', "only text.format {type: 'text'} is supported by this server yet", 'unsupported_value');
+  const format = body.text?.format;
+  if (format != null && !['text', 'json_object', 'json_schema'].includes(format.type)) {
+    return invalidParam('text.format.type', `text.format type '${format.type}' is not one of text, json_object, json_schema`, 'unsupported_value');
+  }
+  if (format?.type === 'json_schema' && !format.schema) {
+    return invalidParam('text.format.schema', "text.format {type: 'json_schema'} needs a `schema` object");
   }
   if (body.background) return unsupported('background', "'background' responses are not supported by this server");
   if (body.top_logprobs) return unsupported('top_logprobs', "'top_logprobs' is not supported by the Responses API of this server");
@@ -110,4 +119,12 @@ export function inputMessages(input: ResponsesRequest['input']): ChatMessage[] {
     role: item.role!,
     content: typeof item.content === 'string' ? item.content : item.content!.map((p) => p.text ?? '').join('\n'),
   }));
+}
+
+/** The engine's response format for `text.format` (JSON object or schema), or undefined for text. */
+export function responseFormatOf(body: ResponsesRequest): ResponseFormat | undefined {
+  const f = body.text?.format;
+  if (f == null || f.type === 'text') return undefined;
+  if (f.type === 'json_object') return { type: 'json_object' };
+  return { type: 'json_schema', schema: f.schema!, name: f.name, strict: f.strict ?? undefined };
 }

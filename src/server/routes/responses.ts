@@ -12,8 +12,16 @@ import { invalidParam } from '../errors.js';
 import { toGenerateOptions } from '../generate-options.js';
 import type { ResponseStore } from '../response-store.js';
 import { newResponseMeta, ResponseEvents, responseObject } from '../responses-format.js';
-import { inputMessages, rejectUnsupportedResponse, ResponsesRequest } from '../responses-schema.js';
+import { inputMessages, rejectUnsupportedResponse, responseFormatOf, ResponsesRequest } from '../responses-schema.js';
 import { modelFor, parseBody, type RoutedModel, type RouteContext } from './context.js';
+
+/** An engine error about the response format, named by the Responses API's field. */
+function asTextFormatError(err: unknown): unknown {
+  if (!(err instanceof MlxNativeError) || !err.param?.startsWith('responseFormat')) return err;
+  const copy = new MlxNativeError(err.code, err.message.replace(/^responseFormat/, 'text.format'), { param: 'text.format', reason: err.reason, cause: err.cause });
+  copy.stack = err.stack;
+  return copy;
+}
 
 function responsesPlan(body: ResponsesRequest, { model, name }: RoutedModel, ctx: RouteContext, store: ResponseStore): CompletionPlan {
   const { contextLength } = model.info;
@@ -37,6 +45,7 @@ function responsesPlan(body: ResponsesRequest, { model, name }: RoutedModel, ctx
   }
   const turn = inputMessages(body.input);
   const instructions: ChatMessage[] = body.instructions ? [{ role: 'system', content: body.instructions }] : [];
+  const format = responseFormatOf(body);
   const meta = newResponseMeta(name, body, options.temperature ?? 1, options.topP ?? 1);
   const events = new ResponseEvents(meta);
   const remember = <T>(result: { text: string }, response: T): T => {
@@ -49,7 +58,13 @@ function responsesPlan(body: ResponsesRequest, { model, name }: RoutedModel, ctx
     promptParam: 'input',
     stream: Boolean(body.stream),
     framing: 'typed',
-    start: () => model.chat([...instructions, ...history, ...turn], options),
+    start: () => {
+      try {
+        return model.chat([...instructions, ...history, ...turn], format ? { ...options, responseFormat: format } : options);
+      } catch (err) {
+        throw asTextFormatError(err);
+      }
+    },
     opening: () => events.opening(),
     chunk: (chunk) => (chunk.text ? events.delta(chunk.text) : undefined),
     closing: (result) => {
