@@ -165,6 +165,62 @@ describe('POST /v1/responses', () => {
     expect(validate(JSON.parse(streamed))).toBe(true);
   });
 
+  it('makes a forced function call whose arguments validate, whole and streamed, and takes its output back', async () => {
+    const parameters = {
+      type: 'object',
+      properties: { city: { type: 'string' }, days: { type: 'integer' } },
+      required: ['city', 'days'],
+      additionalProperties: false,
+    };
+    const validate = new Ajv({ strict: false }).compile(parameters);
+    const tools = [{ type: 'function' as const, name: 'get_weather', description: 'Weather forecast for a city', parameters, strict: true }];
+    const whole = await client.responses.create({ model: MODEL, input: 'Weather in Paris?', tools, tool_choice: 'required', max_output_tokens: 80 });
+    assertSchema('Response', whole);
+    const calls = whole.output.filter((o): o is OpenAI.Responses.ResponseFunctionToolCall => o.type === 'function_call');
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls[0].name).toBe('get_weather');
+    expect(validate(JSON.parse(calls[0].arguments))).toBe(true);
+    expect(whole.tools).toHaveLength(1);
+
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    const stream = await client.responses.create({
+      model: MODEL,
+      input: 'Weather in Rome?',
+      tools,
+      tool_choice: { type: 'function', name: 'get_weather' },
+      max_output_tokens: 80,
+      stream: true,
+    });
+    for await (const event of stream) {
+      assertSchema('ResponseStreamEvent', event);
+      events.push(event);
+    }
+    const done = events.find((e) => e.type === 'response.function_call_arguments.done') as OpenAI.Responses.ResponseFunctionCallArgumentsDoneEvent;
+    expect(validate(JSON.parse(done.arguments))).toBe(true);
+    const deltas = events.filter((e) => e.type === 'response.function_call_arguments.delta').map((e) => (e as { delta: string }).delta);
+    expect(deltas.join('')).toBe(done.arguments);
+    const completed = events.at(-1) as OpenAI.Responses.ResponseCompletedEvent;
+    expect(completed.response.output.find((o) => o.type === 'function_call')).toMatchObject({ arguments: done.arguments, name: 'get_weather' });
+
+    // The call and its output go back as input items; the model answers in text.
+    const call = calls[0];
+    const answer = await client.responses.create({
+      model: MODEL,
+      input: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments },
+        { type: 'function_call_output', call_id: call.call_id, output: '{"forecast":"sunny, 24 C"}' },
+      ],
+      tools,
+      tool_choice: 'none',
+      max_output_tokens: 30,
+      temperature: 0,
+    });
+    assertSchema('Response', answer);
+    expect(answer.output.some((o) => o.type === 'function_call')).toBe(false);
+    expect(answer.output_text.length).toBeGreaterThan(0);
+  });
+
   it('streams with event: lines and no [DONE], as OpenAI does', async () => {
     const res = await request(server.url, 'POST', '/v1/responses', {
       body: { input: 'Hi', max_output_tokens: 2, temperature: 0, stream: true },
@@ -182,8 +238,10 @@ describe('bad input gets a 400 in OpenAI shape, naming the field', () => {
     ['missing input', { max_output_tokens: 2 }, 'input'],
     ['empty item list', { input: [] }, 'input'],
     ['image part', { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'x' }] }] }, 'input[0].content[0].type'],
-    ['function call output item', { input: [{ type: 'function_call_output', call_id: 'c', output: 'x' }] }, 'input[0].type'],
-    ['function tools', { input: 'Hi', tools: [{ type: 'function', name: 'f', parameters: {} }] }, 'tools'],
+    ['item reference', { input: [{ type: 'item_reference', id: 'x' }] }, 'input[0].type'],
+    ['function call output without its call id', { input: [{ type: 'function_call_output', output: 'x' }] }, 'input[0].call_id'],
+    ['a tool that is not a function', { input: 'Hi', tools: [{ type: 'web_search' }] }, 'tools[0].type'],
+    ['tool_choice naming no tool', { input: 'Hi', tools: [{ type: 'function', name: 'f' }], tool_choice: { type: 'function', name: 'g' } }, 'tool_choice'],
     ['a schema the grammar engine cannot compile', { input: 'Hi', text: { format: { type: 'json_schema', name: 'x', schema: { $ref: '#/nope' } } } }, 'text.format'],
     ['an unknown text format', { input: 'Hi', text: { format: { type: 'xml' } } }, 'text.format.type'],
     ['temperature out of range', { input: 'Hi', temperature: 3 }, 'temperature'],
@@ -201,7 +259,7 @@ describe('bad input gets a 400 in OpenAI shape, naming the field', () => {
 
   it('the openai client raises BadRequestError', async () => {
     await expect(
-      client.responses.create({ model: MODEL, input: 'Hi', tools: [{ type: 'function', name: 'f', parameters: {}, strict: true }] }),
+      client.responses.create({ model: MODEL, input: 'Hi', temperature: 3 }),
     ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 });

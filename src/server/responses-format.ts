@@ -50,6 +50,18 @@ function message(meta: ResponseMeta, status: 'in_progress' | 'completed' | 'inco
   };
 }
 
+/** The model's function calls as output items, after the message (ids fixed by the response's). */
+function functionCalls(meta: ResponseMeta, result: GenerationResult) {
+  return (result.toolCalls ?? []).map((call, i) => ({
+    type: 'function_call' as const,
+    id: `fc_${meta.id.slice('resp_'.length)}_${i}`,
+    call_id: call.id,
+    name: call.function.name,
+    arguments: call.function.arguments,
+    status: 'completed' as const,
+  }));
+}
+
 /** How a generation's finish maps onto a response's status. */
 function statusOf(result: GenerationResult): Status {
   if (result.finishReason === 'length') return 'incomplete';
@@ -72,15 +84,21 @@ export function responseObject(meta: ResponseMeta, result?: GenerationResult) {
     instructions: body.instructions ?? null,
     max_output_tokens: body.max_output_tokens ?? null,
     model: meta.model,
-    output: result ? [message(meta, status === 'completed' ? 'completed' : 'incomplete', result.text)] : [],
+    output: result ? [message(meta, status === 'completed' ? 'completed' : 'incomplete', result.text), ...functionCalls(meta, result)] : [],
     parallel_tool_calls: body.parallel_tool_calls ?? true,
     previous_response_id: body.previous_response_id ?? null,
     reasoning: null,
     store: body.store ?? true,
     temperature: meta.temperature,
     text: { format: meta.body.text?.format ?? { type: 'text' as const } },
-    tool_choice: 'auto' as const,
-    tools: [],
+    tool_choice: body.tool_choice ?? ('auto' as const),
+    tools: (body.tools ?? []).map((t) => ({
+      type: 'function' as const,
+      name: t.name,
+      description: t.description ?? null,
+      parameters: t.parameters ?? null,
+      strict: t.strict ?? null,
+    })),
     top_p: meta.topP,
     truncation: body.truncation ?? 'disabled',
     ...(result && { usage: usage(result.usage) }),
@@ -91,8 +109,8 @@ export function responseObject(meta: ResponseMeta, result?: GenerationResult) {
 
 /**
  * The stream's events in order. `opening` (created, in_progress, the message and its text part
- * added), `delta` per piece of text, `closing` (text done, part done, item done, then
- * completed or incomplete), and `error` if generation fails.
+ * added), `delta` per piece of text, `closing` (text done, part done, item done, each function
+ * call's item, then completed or incomplete), and `error` if generation fails.
  */
 export class ResponseEvents {
   #seq = 0;
@@ -132,6 +150,16 @@ export class ResponseEvents {
       this.#event('response.output_text.done', { ...this.#where(), text: result.text, logprobs: [] }),
       this.#event('response.content_part.done', { ...this.#where(), part: textPart(result.text) }),
       this.#event('response.output_item.done', { output_index: 0, item: response.output[0] }),
+      // Function calls follow the message, each whole: added, its arguments, done.
+      ...functionCalls(this.#meta, result).flatMap((call, i) => {
+        const where = { item_id: call.id, output_index: 1 + i };
+        return [
+          this.#event('response.output_item.added', { output_index: 1 + i, item: { ...call, arguments: '', status: 'in_progress' } }),
+          this.#event('response.function_call_arguments.delta', { ...where, delta: call.arguments }),
+          this.#event('response.function_call_arguments.done', { ...where, name: call.name, arguments: call.arguments }),
+          this.#event('response.output_item.done', { output_index: 1 + i, item: call }),
+        ];
+      }),
       this.#event(done, { response }),
     ];
   }

@@ -1,12 +1,12 @@
 /**
  * Body of POST /v1/responses (OpenAI's Responses API) and its input as chat messages. Text
  * input only: a string, or message items whose content is text parts. Fields this server
- * cannot honour yet (function tools, other item types) are refused by name with a 400 in
- * {@link rejectUnsupportedResponse}; `text.format` JSON object and schema constrain the reply.
+ * cannot honour (other tool and item types, background, ...) are refused by name with a 400;
+ * function tools and `text.format` JSON object and schema go to the engine as chat options.
  */
 import { z } from 'zod';
 import type { MlxNativeError } from '../errors.js';
-import type { ChatMessage, ResponseFormat } from '../engine/types.js';
+import type { ChatMessage, ChatOptions, ResponseFormat } from '../engine/types.js';
 import { invalidParam } from './errors.js';
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -26,26 +26,44 @@ const InputPart = z
     }
   });
 
-/** A message item; other item types (function_call_output, item_reference, ...) are refused. */
+/** A message item, a function call the model made, or its output; other item types are refused. */
 const InputItem = z
   .object({
     type: z.string().optional(),
     role: z.enum(['user', 'assistant', 'system', 'developer']).optional(),
     content: z.union([z.string(), z.array(InputPart)]).optional(),
+    call_id: z.string().min(1).optional(),
+    name: z.string().min(1).optional(),
+    arguments: z.string().optional(),
+    output: z.string().optional(),
   })
   .superRefine((item, ctx) => {
-    if (item.type !== undefined && item.type !== 'message') {
+    const need = (...keys: (keyof typeof item)[]) => {
+      for (const key of keys) {
+        if (item[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `a ${item.type ?? 'message'} item needs \`${key}\`` });
+      }
+    };
+    if (item.type === 'function_call') need('call_id', 'name', 'arguments');
+    else if (item.type === 'function_call_output') need('call_id', 'output');
+    else if (item.type !== undefined && item.type !== 'message') {
       ctx.addIssue({
         code: 'custom',
         path: ['type'],
-        message: `input item type '${item.type}' is not supported: this server takes message items`,
+        message: `input item type '${item.type}' is not supported: this server takes message, function_call and function_call_output items`,
       });
-    } else if (item.role === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['role'], message: 'a message item needs a role' });
-    } else if (item.content === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['content'], message: 'a message item needs content' });
-    }
+    } else need('role', 'content');
   });
+
+/** A function tool (the Responses API's flat shape); other tool types are refused. */
+const FunctionTool = z
+  .object({
+    type: z.literal('function', { error: 'only function tools are supported' }),
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a function name is 1 to 64 letters, digits, _ or -'),
+    description: z.string().nullish(),
+    parameters: z.record(z.string(), z.unknown()).nullish(),
+    strict: z.boolean().nullish(),
+  })
+  .loose();
 
 export const ResponsesRequest = z.object({
   model: z.string().min(1).nullish(),
@@ -65,9 +83,10 @@ export const ResponsesRequest = z.object({
   user: z.string().nullish(),
   truncation: z.enum(['auto', 'disabled']).nullish(),
   parallel_tool_calls: z.boolean().nullish(),
-  // Read only to refuse what they ask for.
-  tools: z.array(z.unknown()).nullish(),
-  tool_choice: z.unknown().optional(),
+  tools: z.array(FunctionTool).nullish(),
+  tool_choice: z
+    .union([z.enum(['auto', 'none', 'required']), z.object({ type: z.literal('function'), name: z.string().min(1) })])
+    .nullish(),
   text: z
     .object({
       format: z
@@ -89,11 +108,9 @@ export type ResponsesRequest = z.infer<typeof ResponsesRequest>;
 /** The 400 for a field this server parses but cannot honour, or undefined. */
 export function rejectUnsupportedResponse(body: ResponsesRequest): MlxNativeError | undefined {
   const unsupported = (param: string, message: string) => invalidParam(param, message, 'unsupported_parameter');
-  if (body.tools && body.tools.length > 0) {
-    return unsupported('tools', "'tools' is not supported by this server yet: it answers with text only");
-  }
-  if (body.tool_choice != null && body.tool_choice !== 'none' && body.tool_choice !== 'auto') {
-    return unsupported('tool_choice', "'tool_choice' is not supported by this server yet");
+  const choice = body.tool_choice;
+  if (typeof choice === 'object' && choice && !body.tools?.some((t) => t.name === choice.name)) {
+    return invalidParam('tool_choice', `tool_choice names '${choice.name}', which is not in tools`);
   }
   const format = body.text?.format;
   if (format != null && !['text', 'json_object', 'json_schema'].includes(format.type)) {
@@ -112,13 +129,47 @@ export function rejectUnsupportedResponse(body: ResponsesRequest): MlxNativeErro
   return undefined;
 }
 
-/** The request's own input as chat messages (instructions and earlier turns not included). */
+/**
+ * The request's own input as chat messages (instructions and earlier turns not included).
+ * Function calls become the assistant's `tool_calls` (consecutive ones in one turn), and their
+ * outputs `tool` messages.
+ */
 export function inputMessages(input: ResponsesRequest['input']): ChatMessage[] {
   if (typeof input === 'string') return [{ role: 'user', content: input }];
-  return input.map((item) => ({
-    role: item.role!,
-    content: typeof item.content === 'string' ? item.content : item.content!.map((p) => p.text ?? '').join('\n'),
-  }));
+  const out: ChatMessage[] = [];
+  const names = new Map<string, string>();
+  for (const item of input) {
+    if (item.type === 'function_call') {
+      names.set(item.call_id!, item.name!);
+      const call = { id: item.call_id!, type: 'function' as const, function: { name: item.name!, arguments: item.arguments! } };
+      const last = out.at(-1);
+      if (last?.role === 'assistant' && last.tool_calls && !last.content) last.tool_calls.push(call);
+      else out.push({ role: 'assistant', content: '', tool_calls: [call] });
+    } else if (item.type === 'function_call_output') {
+      const name = names.get(item.call_id!);
+      out.push({ role: 'tool', content: item.output!, tool_call_id: item.call_id!, ...(name ? { name } : {}) });
+    } else {
+      out.push({
+        role: item.role!,
+        content: typeof item.content === 'string' ? item.content : item.content!.map((p) => p.text ?? '').join('\n'),
+      });
+    }
+  }
+  return out;
+}
+
+/** The engine's tool options for `tools`, `tool_choice` and `parallel_tool_calls`. */
+export function toolOptionsOf(body: ResponsesRequest): Pick<ChatOptions, 'tools' | 'toolChoice' | 'parallelToolCalls'> {
+  if (!body.tools?.length) return {};
+  const choice = body.tool_choice;
+  return {
+    tools: body.tools.map((t) => ({
+      type: 'function' as const,
+      function: { name: t.name, ...(t.description != null && { description: t.description }), ...(t.parameters != null && { parameters: t.parameters }) },
+    })),
+    ...(choice != null && { toolChoice: typeof choice === 'string' ? choice : { type: 'function' as const, function: { name: choice.name } } }),
+    ...(body.parallel_tool_calls != null && { parallelToolCalls: body.parallel_tool_calls }),
+  };
 }
 
 /** The engine's response format for `text.format` (JSON object or schema), or undefined for text. */

@@ -6,18 +6,19 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { MlxNativeError } from '../../errors.js';
-import type { ChatMessage } from '../../engine/types.js';
+import type { ChatMessage, GenerationResult } from '../../engine/types.js';
 import { runCompletion, type CompletionPlan } from '../completion.js';
 import { invalidParam } from '../errors.js';
 import { toGenerateOptions } from '../generate-options.js';
 import type { ResponseStore } from '../response-store.js';
 import { newResponseMeta, ResponseEvents, responseObject } from '../responses-format.js';
-import { inputMessages, rejectUnsupportedResponse, responseFormatOf, ResponsesRequest } from '../responses-schema.js';
+import { inputMessages, rejectUnsupportedResponse, responseFormatOf, ResponsesRequest, toolOptionsOf } from '../responses-schema.js';
+import { toRequestParam } from '../chat-options.js';
 import { modelFor, parseBody, type RoutedModel, type RouteContext } from './context.js';
 
-/** An engine error about the response format, named by the Responses API's field. */
+/** An engine error about a chat option, named by the Responses API's field. */
 function asTextFormatError(err: unknown): unknown {
-  if (!(err instanceof MlxNativeError) || !err.param?.startsWith('responseFormat')) return err;
+  if (!(err instanceof MlxNativeError) || !err.param?.startsWith('responseFormat')) return toRequestParam(err);
   const copy = new MlxNativeError(err.code, err.message.replace(/^responseFormat/, 'text.format'), { param: 'text.format', reason: err.reason, cause: err.cause });
   copy.stack = err.stack;
   return copy;
@@ -48,9 +49,10 @@ function responsesPlan(body: ResponsesRequest, { model, name }: RoutedModel, ctx
   const format = responseFormatOf(body);
   const meta = newResponseMeta(name, body, options.temperature ?? 1, options.topP ?? 1);
   const events = new ResponseEvents(meta);
-  const remember = <T>(result: { text: string }, response: T): T => {
+  const remember = <T>(result: GenerationResult, response: T): T => {
     if (body.store !== false) {
-      store.put(meta.id, { messages: [...history, ...turn, { role: 'assistant', content: result.text }], response });
+      const reply: ChatMessage = { role: 'assistant', content: result.text, ...(result.toolCalls?.length && { tool_calls: result.toolCalls }) };
+      store.put(meta.id, { messages: [...history, ...turn, reply], response });
     }
     return response;
   };
@@ -60,7 +62,12 @@ function responsesPlan(body: ResponsesRequest, { model, name }: RoutedModel, ctx
     framing: 'typed',
     start: () => {
       try {
-        return model.chat([...instructions, ...history, ...turn], format ? { ...options, responseFormat: format } : options);
+        return model.chat([...instructions, ...history, ...turn], {
+          ...options,
+          ...(format && { responseFormat: format }),
+          ...toolOptionsOf(body),
+          ...(ctx.options.toolCallFormat && { toolCallFormat: ctx.options.toolCallFormat }),
+        });
       } catch (err) {
         throw asTextFormatError(err);
       }
