@@ -2,6 +2,7 @@
 // the official @anthropic-ai/sdk client, unchanged. Messages, stream events, errors and token
 // counts are checked against Anthropic's documented shapes (test/schemas/anthropic).
 import Anthropic from '@anthropic-ai/sdk';
+import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertAnthropic, CountTokensResponse, ErrorResponse, Message, StreamEvent } from './schemas/anthropic/schemas.js';
 import { parseSse, request, startServer, type ServerProcess } from './helpers/server.js';
@@ -109,13 +110,92 @@ describe('errors in Anthropic shape', () => {
     expect(assertAnthropic(ErrorResponse, res.json()).error.type).toBe('authentication_error');
   });
 
+  it('makes a forced tool call whose input validates, streamed as the whole message says, and takes the result back', async () => {
+    const input_schema = {
+      type: 'object' as const,
+      properties: { city: { type: 'string' }, days: { type: 'integer' } },
+      required: ['city', 'days'],
+      additionalProperties: false,
+    };
+    const validate = new Ajv({ strict: false }).compile(input_schema);
+    const tools: Anthropic.Tool[] = [{ name: 'get_weather', description: 'Weather forecast for a city', input_schema }];
+    const ask: Anthropic.MessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }];
+    const whole = await client.messages.create({ model: MODEL, max_tokens: 80, messages: ask, tools, tool_choice: { type: 'any' } });
+    assertAnthropic(Message, whole);
+    expect(whole.stop_reason).toBe('tool_use');
+    const use = whole.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use')!;
+    expect(use.name).toBe('get_weather');
+    expect(validate(use.input)).toBe(true);
+
+    const raw = await request(server.url, 'POST', '/v1/messages', {
+      headers: auth,
+      body: { model: MODEL, max_tokens: 80, messages: ask, tools, tool_choice: { type: 'tool', name: 'get_weather' }, stream: true },
+    });
+    const events = parseSse(raw.text).map((e) => assertAnthropic(StreamEvent, JSON.parse(e.data)));
+    const json = events.filter((e) => e.type === 'content_block_delta' && e.delta.type === 'input_json_delta').map((e) => (e as { delta: { partial_json: string } }).delta.partial_json);
+    expect(validate(JSON.parse(json.join('')))).toBe(true);
+    expect(events.find((e) => e.type === 'message_delta')).toMatchObject({ delta: { stop_reason: 'tool_use' } });
+
+    // The SDK's stream helper builds the same message shape from the events.
+    const final = await client.messages.stream({ model: MODEL, max_tokens: 80, messages: ask, tools, tool_choice: { type: 'any' } }).finalMessage();
+    expect(validate(final.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use')!.input)).toBe(true);
+
+    // The call and its result go back; with tool_choice none the model answers in text.
+    const answer = await client.messages.create({
+      model: MODEL,
+      max_tokens: 30,
+      temperature: 0,
+      tools,
+      tool_choice: { type: 'none' },
+      messages: [
+        ...ask,
+        { role: 'assistant', content: [use] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '{"forecast":"sunny, 24 C"}' }] },
+      ],
+    });
+    assertAnthropic(Message, answer);
+    expect(answer.stop_reason).not.toBe('tool_use');
+    expect(answer.content.some((b) => b.type === 'text')).toBe(true);
+    const counted = await client.messages.countTokens({ model: MODEL, messages: [...ask, { role: 'assistant', content: [use] }], tools });
+    expect(counted.input_tokens).toBeGreaterThan(5);
+  });
+
+  it('puts the thinking in a thinking block, whole and streamed, closed at budget_tokens', async () => {
+    // --reasoning prefilled: the reply starts inside the thinking block (the fixture model does
+    // not think on its own), so the budget closes it and the rest is the answer.
+    const thinking = await startServer(['--api-key', KEY, '--reasoning', 'prefilled']);
+    try {
+      const c = new Anthropic({ baseURL: thinking.url, apiKey: KEY, maxRetries: 0 });
+      const body = { model: MODEL, max_tokens: 16, temperature: 0, messages, thinking: { type: 'enabled' as const, budget_tokens: 5 } };
+      const whole = await c.messages.create(body);
+      assertAnthropic(Message, whole);
+      expect(whole.content[0].type).toBe('thinking');
+      const thought = (whole.content[0] as Anthropic.ThinkingBlock).thinking;
+      expect(thought.length).toBeGreaterThan(0);
+      expect(thought).not.toContain('</think>');
+
+      const raw = await request(thinking.url, 'POST', '/v1/messages', { headers: auth, body: { ...body, stream: true } });
+      const events = parseSse(raw.text).map((e) => assertAnthropic(StreamEvent, JSON.parse(e.data)));
+      expect(events.find((e) => e.type === 'content_block_start')).toMatchObject({ index: 0, content_block: { type: 'thinking' } });
+      const streamed = events
+        .filter((e) => e.type === 'content_block_delta' && e.delta.type === 'thinking_delta')
+        .map((e) => (e as { delta: { thinking: string } }).delta.thinking)
+        .join('');
+      expect(streamed).toBe(thought);
+    } finally {
+      expect(await thinking.stop()).toBe(0);
+    }
+  });
+
   const cases: [string, unknown, string][] = [
     ['missing max_tokens', { messages }, 'max_tokens'],
     ['empty messages', { max_tokens: 2, messages: [] }, 'messages'],
     ['a system role message', { max_tokens: 2, messages: [{ role: 'system', content: 'x' }] }, 'messages[0].role'],
     ['an image block', { max_tokens: 2, messages: [{ role: 'user', content: [{ type: 'image', source: {} }] }] }, 'messages[0].content[0].type'],
-    ['tools', { max_tokens: 2, messages, tools: [{ name: 't', input_schema: { type: 'object' } }] }, 'tools'],
-    ['thinking', { max_tokens: 2, messages, thinking: { type: 'enabled', budget_tokens: 1024 } }, 'thinking'],
+    ['a server tool', { max_tokens: 2, messages, tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, 'tools[0]'],
+    ['tool_choice naming no tool', { max_tokens: 2, messages, tools: [{ name: 't', input_schema: { type: 'object' } }], tool_choice: { type: 'tool', name: 'u' } }, 'tool_choice'],
+    ['a thinking budget of 0', { max_tokens: 2, messages, thinking: { type: 'enabled', budget_tokens: 0 } }, 'thinking.budget_tokens'],
+    ['a tool_result without its tool_use_id', { max_tokens: 2, messages: [{ role: 'user', content: [{ type: 'tool_result', content: 'x' }] }] }, 'tool_use_id'],
     ['temperature above 1', { max_tokens: 2, messages, temperature: 1.5 }, 'temperature'],
     ['max_tokens over the context', { max_tokens: 10_000_000, messages }, 'max_tokens'],
   ];

@@ -4,8 +4,9 @@
  * `{"type": "error", "error": {"type", "message"}}`, mid-stream ones as an `error` event.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { closingEvents, deltaEvent, messageObject, newMessageMeta, openingEvents } from '../anthropic-format.js';
-import { CountTokensRequest, MessagesRequest, toChatMessages, unsupportedField } from '../anthropic-schema.js';
+import { MessageEvents, messageObject, newMessageMeta } from '../anthropic-format.js';
+import { CountTokensRequest, MessagesRequest, toChatMessages, toolOptionsOf, unsupportedField } from '../anthropic-schema.js';
+import { toRequestParam } from '../chat-options.js';
 import { runCompletion, type CompletionPlan } from '../completion.js';
 import { errorHandler } from '../error-handler.js';
 import { anthropicError, forRequest, invalidParam } from '../errors.js';
@@ -20,15 +21,34 @@ function messagesPlan(body: MessagesRequest, { model, name }: RoutedModel, ctx: 
   );
   const messages = toChatMessages(body);
   const meta = newMessageMeta(name);
+  const chatOptions = toolOptionsOf(body);
+  // The server's --reasoning applies as on chat completions (auto: the template decides).
+  const mode = ctx.options.reasoning && ctx.options.reasoning !== 'auto' ? ctx.options.reasoning : undefined;
+  if (mode) chatOptions.reasoning = { ...chatOptions.reasoning, mode };
+  const events = new MessageEvents(meta, { eagerText: !chatOptions.tools && !chatOptions.reasoning });
   let generation: ServedGeneration | undefined;
   return {
     promptParam: 'messages',
     stream: Boolean(body.stream),
     framing: 'typed',
-    start: () => (generation = model.chat(messages, options)),
-    opening: () => openingEvents(meta, generation?.promptTokens ?? 0),
-    chunk: (chunk) => (chunk.text ? deltaEvent(chunk.text) : undefined),
-    closing: (result) => closingEvents(result),
+    start: () => {
+      try {
+        generation = model.chat(messages, {
+          ...options,
+          ...chatOptions,
+          ...(ctx.options.toolCallFormat && { toolCallFormat: ctx.options.toolCallFormat }),
+        });
+        return generation;
+      } catch (err) {
+        throw toRequestParam(err);
+      }
+    },
+    opening: () => events.opening(generation?.promptTokens ?? 0),
+    chunk: (chunk) => {
+      const out = events.chunk(chunk);
+      return out.length ? out : undefined;
+    },
+    closing: (result) => events.closing(result),
     whole: (result) => messageObject(meta, result),
     streamError: (err) => anthropicError(err),
   };

@@ -1,7 +1,7 @@
 // Anthropic's Messages API response shapes, written from its API reference
 // (https://docs.anthropic.com/en/api/messages, .../messages-streaming, .../errors,
 // .../messages-count-tokens) as strict zod schemas: an unknown or misspelt field fails.
-// Only text content blocks are described: the server sends no others.
+// Content blocks: text, tool_use and thinking (the ones the server sends).
 import { z } from 'zod';
 
 const int = z.int().min(0);
@@ -9,6 +9,12 @@ const int = z.int().min(0);
 export const StopReason = z.enum(['end_turn', 'max_tokens', 'stop_sequence', 'tool_use', 'pause_turn', 'refusal']);
 
 export const TextBlock = z.strictObject({ type: z.literal('text'), text: z.string(), citations: z.array(z.unknown()).nullish() });
+
+export const ToolUseBlock = z.strictObject({ type: z.literal('tool_use'), id: z.string().min(1), name: z.string().min(1), input: z.record(z.string(), z.unknown()) });
+
+export const ThinkingBlock = z.strictObject({ type: z.literal('thinking'), thinking: z.string(), signature: z.string() });
+
+export const ContentBlock = z.discriminatedUnion('type', [TextBlock, ToolUseBlock, ThinkingBlock]);
 
 export const Usage = z.strictObject({
   input_tokens: int,
@@ -23,7 +29,7 @@ export const Message = z.strictObject({
   type: z.literal('message'),
   role: z.literal('assistant'),
   model: z.string().min(1),
-  content: z.array(TextBlock),
+  content: z.array(ContentBlock),
   stop_reason: StopReason.nullable(),
   stop_sequence: z.string().nullable(),
   usage: Usage,
@@ -50,12 +56,17 @@ export const ErrorResponse = z.strictObject({
 /** One streamed event, by its `type`. */
 export const StreamEvent = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('message_start'), message: Message }),
-  z.strictObject({ type: z.literal('content_block_start'), index: int, content_block: TextBlock }),
+  z.strictObject({ type: z.literal('content_block_start'), index: int, content_block: ContentBlock }),
   z.strictObject({ type: z.literal('ping') }),
   z.strictObject({
     type: z.literal('content_block_delta'),
     index: int,
-    delta: z.strictObject({ type: z.literal('text_delta'), text: z.string() }),
+    delta: z.discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('text_delta'), text: z.string() }),
+      z.strictObject({ type: z.literal('input_json_delta'), partial_json: z.string() }),
+      z.strictObject({ type: z.literal('thinking_delta'), thinking: z.string() }),
+      z.strictObject({ type: z.literal('signature_delta'), signature: z.string() }),
+    ]),
   }),
   z.strictObject({ type: z.literal('content_block_stop'), index: int }),
   z.strictObject({
