@@ -11,8 +11,8 @@
  * runs of tabs, HTML tags) are matched whole before BPE, as SentencePiece does.
  */
 import { MlxNativeError } from '../errors.js';
-import type { GgufMetadata, GgufValue } from './gguf.js';
-import type { GgufTokenizerFiles, JsonObject } from './gguf-tokenizer.js';
+import type { GgufMetadata } from './gguf.js';
+import { specialIds, tokenizerFiles, type GgufTokenizerFiles, type JsonObject } from './gguf-vocab.js';
 
 /** GGUF token types (the same numbering as SentencePiece's piece types). */
 const TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -37,11 +37,6 @@ function invalid(message: string): MlxNativeError {
   return new MlxNativeError('INVALID_MODEL', `[tokenizer] ${message}`);
 }
 
-function optId(kv: Record<string, GgufValue>, key: string, size: number): number | undefined {
-  const v = kv[key];
-  const n = typeof v === 'bigint' ? Number(v) : v;
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < size ? n : undefined;
-}
 
 /** Every split of each normal piece into two normal pieces, best-scoring piece first. */
 function mergesFromScores(tokens: string[], scores: number[], types: number[], ids: Map<string, number>): [string, string][] {
@@ -101,10 +96,7 @@ export function sentencePieceTokenizerFiles(meta: GgufMetadata): GgufTokenizerFi
   });
 
   const size = toks.length;
-  const bos = optId(kv, 'tokenizer.ggml.bos_token_id', size);
-  const eos = optId(kv, 'tokenizer.ggml.eos_token_id', size);
-  const unk = optId(kv, 'tokenizer.ggml.unknown_token_id', size);
-  const pad = optId(kv, 'tokenizer.ggml.padding_token_id', size);
+  const { bos, eos, unk } = specialIds(kv, size);
   // llama.cpp's defaults for SentencePiece vocabularies: BOS yes, EOS no, space prefix yes.
   const addBos = kv['tokenizer.ggml.add_bos_token'] !== false && bos !== undefined;
   const addEos = kv['tokenizer.ggml.add_eos_token'] === true && eos !== undefined;
@@ -152,26 +144,7 @@ export function sentencePieceTokenizerFiles(meta: GgufMetadata): GgufTokenizerFi
     },
   };
 
-  const name = (id: number | undefined): string | undefined => (id === undefined ? undefined : toks[id]);
   let chatTemplate = kv['tokenizer.chat_template'];
   if (typeof chatTemplate !== 'string' && ids.has('<start_of_turn>') && ids.has('<end_of_turn>')) chatTemplate = GEMMA_TEMPLATE;
-  const ctx = kv[`${String(kv['general.architecture'])}.context_length`];
-  const tokenizerConfig: JsonObject = {
-    add_bos_token: addBos,
-    add_eos_token: addEos,
-    added_tokens_decoder: decoderEntries,
-    bos_token: name(bos),
-    eos_token: name(eos),
-    unk_token: name(unk),
-    pad_token: name(pad),
-    chat_template: typeof chatTemplate === 'string' ? chatTemplate : undefined,
-    clean_up_tokenization_spaces: false,
-    model_max_length: typeof ctx === 'number' ? ctx : undefined,
-    tokenizer_class: 'PreTrainedTokenizerFast',
-  };
-  for (const key of Object.keys(tokenizerConfig)) if (tokenizerConfig[key] === undefined) delete tokenizerConfig[key];
-  const eosTokenIds = ['eos', 'eot', 'eom']
-    .map((k) => optId(kv, `tokenizer.ggml.${k}_token_id`, size))
-    .filter((id): id is number => id !== undefined);
-  return { tokenizerJson, tokenizerConfig, eosTokenIds: [...new Set(eosTokenIds)], bosTokenId: bos, vocabSize: size };
+  return tokenizerFiles(kv, toks, tokenizerJson, { addBos, addEos, addedTokensDecoder: decoderEntries, chatTemplate });
 }

@@ -7,11 +7,13 @@
  * the way the original HF tokenizer.json spells it, so Python `tokenizers` reproduces HF ids.
  */
 import { MlxNativeError } from '../errors.js';
-import type { GgufMetadata, GgufValue } from './gguf.js';
+import type { GgufMetadata } from './gguf.js';
 import { sentencePieceTokenizerFiles } from './gguf-spm.js';
+import { specialIds, tokenizerFiles, type GgufTokenizerFiles, type JsonObject } from './gguf-vocab.js';
+
+export type { GgufTokenizerFiles, JsonObject } from './gguf-vocab.js';
 
 /** A tokenizer.json / tokenizer_config.json object (plain JSON). */
-export type JsonObject = Record<string, unknown>;
 
 /** GGUF token types (llama.cpp `llama_token_type`). */
 const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -79,22 +81,6 @@ function invalid(message: string): MlxNativeError {
   return new MlxNativeError('INVALID_MODEL', `[tokenizer] ${message}`);
 }
 
-function optId(kv: Record<string, GgufValue>, key: string, size: number): number | undefined {
-  const v = kv[key];
-  const n = typeof v === 'bigint' ? Number(v) : v;
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < size ? n : undefined;
-}
-
-/** Result of {@link ggufToTokenizerFiles}. */
-export interface GgufTokenizerFiles {
-  tokenizerJson: JsonObject;
-  tokenizerConfig: JsonObject;
-  /** eos / eot / eom ids declared in the GGUF. */
-  eosTokenIds: number[];
-  bosTokenId?: number;
-  /** Number of rows of the token table (embedding size), including unused padding entries. */
-  vocabSize: number;
-}
 
 /**
  * Builds HF tokenizer files from GGUF metadata.
@@ -142,11 +128,7 @@ export function ggufToTokenizerFiles(meta: GgufMetadata): GgufTokenizerFiles {
     }
   });
 
-  const size = tokens.length;
-  const bos = optId(kv, 'tokenizer.ggml.bos_token_id', size);
-  const eos = optId(kv, 'tokenizer.ggml.eos_token_id', size);
-  const unk = optId(kv, 'tokenizer.ggml.unknown_token_id', size);
-  const pad = optId(kv, 'tokenizer.ggml.padding_token_id', size);
+  const { bos, eos, unk, pad } = specialIds(kv, tokens.length);
   const addBos = kv['tokenizer.ggml.add_bos_token'] === true && bos !== undefined;
   const addEos = kv['tokenizer.ggml.add_eos_token'] === true && eos !== undefined;
   const name = (id: number | undefined): string | undefined => (id === undefined ? undefined : (tokens[id] as string));
@@ -197,29 +179,11 @@ export function ggufToTokenizerFiles(meta: GgufMetadata): GgufTokenizerFiles {
   };
 
   const named = new Set([bos, eos, unk, pad].filter((x) => x !== undefined).map((id) => name(id)));
-  const chatTemplate = kv['tokenizer.chat_template'];
-  const ctx = kv[`${String(kv['general.architecture'])}.context_length`];
-  const tokenizerConfig: JsonObject = {
-    add_bos_token: addBos,
-    add_eos_token: addEos,
-    add_prefix_space: false,
-    added_tokens_decoder: decoderEntries,
-    additional_special_tokens: specials.filter((s) => !named.has(s)),
-    bos_token: name(bos),
-    eos_token: name(eos),
-    unk_token: name(unk),
-    pad_token: name(pad),
-    chat_template: typeof chatTemplate === 'string' ? chatTemplate : undefined,
-    // Cleanup rewrites " ." to "." etc.: wrong for code and breaks streaming detokenization.
-    clean_up_tokenization_spaces: false,
-    model_max_length: typeof ctx === 'number' ? ctx : undefined,
-    // The generic fast class uses tokenizer.json as-is (no class-specific BOS/prefix-space rewrites).
-    tokenizer_class: 'PreTrainedTokenizerFast',
-  };
-  for (const key of Object.keys(tokenizerConfig)) if (tokenizerConfig[key] === undefined) delete tokenizerConfig[key];
-
-  const eosTokenIds = ['eos', 'eot', 'eom']
-    .map((k) => optId(kv, `tokenizer.ggml.${k}_token_id`, size))
-    .filter((id): id is number => id !== undefined);
-  return { tokenizerJson, tokenizerConfig, eosTokenIds: [...new Set(eosTokenIds)], bosTokenId: bos, vocabSize: size };
+  return tokenizerFiles(kv, tokens as string[], tokenizerJson, {
+    addBos,
+    addEos,
+    addedTokensDecoder: decoderEntries,
+    chatTemplate: kv['tokenizer.chat_template'],
+    extra: { add_prefix_space: false, additional_special_tokens: specials.filter((s) => !named.has(s)) },
+  });
 }
