@@ -216,6 +216,19 @@ void Linear::tune_decode_kernel() const {
       [this](const mx::array& x) { return quantized_matmul_rows(x, {}); });
 }
 
+int place_linears(const StreamLease& lease,
+                  const std::function<void(const std::function<void(Linear&)>&)>& each) {
+  std::vector<mx::Stream> streams;
+  if (!lease.streams().empty()) {
+    streams.push_back(mx::default_stream(mx::Device::cpu));
+    for (const auto& s : lease.streams()) streams.push_back(s);
+    each([&](Linear& l) { l.shard(streams); });
+  }
+  // CUDA: where the engine's decode kernel beats quantized_matmul, per shape (one timing each).
+  if (qmv::mode() == qmv::Mode::automatic) each([](Linear& l) { l.tune_decode_kernel(); });
+  return int(std::max<size_t>(streams.size(), 1));
+}
+
 std::vector<mx::array> Linear::arrays() const {
   std::vector<mx::array> out{weight};
   for (const auto* a : {&scales, &biases, &bias}) {

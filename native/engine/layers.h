@@ -4,6 +4,7 @@
 
 #include <mlx/mlx.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "config.h"
 #include "cuda/qmv_policy.h"
+#include "device.h"
 
 namespace mlxn {
 
@@ -80,6 +82,13 @@ struct Embedding {
 };
 
 struct CacheStep;
+
+// Places a loaded model's linear layers, after its weights are evaluated: shards each over the
+// CPU matmul streams `lease` holds (when there are any) and, on CUDA in auto mode, picks the
+// decode kernel per shape. `each` calls its argument on every linear layer, the output head
+// included. Returns the number of streams a matmul runs on (ModelInfo::streams).
+int place_linears(const StreamLease& lease,
+                  const std::function<void(const std::function<void(Linear&)>&)>& each);
 
 // Rotary position embedding with the model's scaling; each row at its own offset. Rotates the
 // first `dims` features of each head (all of them unless the model uses partial rotary); 0 dims

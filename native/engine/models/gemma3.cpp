@@ -133,20 +133,16 @@ class Gemma3 : public Model {
     evaluate_weights(groups, ctx.progress);
 
     extra_streams_ = extra_matmul_streams(ctx.spec.cpu_streams);
-    std::vector<mx::Stream> streams;
-    if (!extra_streams_.streams().empty()) {
-      streams.push_back(mx::default_stream(mx::Device::cpu));
-      for (const auto& s : extra_streams_.streams()) streams.push_back(s);
-      for (Block& b : blocks_) for_each_linear(b, [&](Linear& l) { l.shard(streams); });
-      (lm_head_ ? *lm_head_ : embed_.table).shard(streams);
-    }
+    info_.streams = place_linears(extra_streams_, [&](const std::function<void(Linear&)>& f) {
+      for (Block& b : blocks_) for_each_linear(b, f);
+      f(lm_head_ ? *lm_head_ : embed_.table);
+    });
     info_.num_layers = c_.num_layers;
     info_.hidden_size = H;
     info_.vocab_size = c_.vocab_size;
     info_.weight_bytes = stats.bytes;
     info_.parameters = stats.parameters;
     info_.quantization = stats.summary();
-    info_.streams = int(std::max<size_t>(streams.size(), 1));
     info_.dtype = dt;
     info_.kv_bytes_per_token = size_t(2) * c_.num_layers * kd * mx::size_of(dt);
   }

@@ -86,31 +86,19 @@ class LlamaDecoder : public Model {
     evaluate_weights(groups, ctx.progress);
 
     extra_streams_ = extra_matmul_streams(ctx.spec.cpu_streams);
-    std::vector<mx::Stream> streams;
-    if (!extra_streams_.streams().empty()) {
-      streams.push_back(mx::default_stream(mx::Device::cpu));
-      for (const auto& s : extra_streams_.streams()) streams.push_back(s);
+    info_.streams = place_linears(extra_streams_, [&](const std::function<void(Linear&)>& f) {
       for (Block& b : blocks_) {
-        b.attn.for_each_linear([&](Linear& l) { l.shard(streams); });
-        if (b.mlp) b.mlp->for_each_linear([&](Linear& l) { l.shard(streams); });
+        b.attn.for_each_linear(f);
+        if (b.mlp) b.mlp->for_each_linear(f);
       }
-      (lm_head_ ? *lm_head_ : embed_.table).shard(streams);
-    }
-    // CUDA: where the engine's decode kernel beats quantized_matmul, per shape (one timing each).
-    if (qmv::mode() == qmv::Mode::automatic) {
-      for (Block& b : blocks_) {
-        b.attn.for_each_linear([](Linear& l) { l.tune_decode_kernel(); });
-        if (b.mlp) b.mlp->for_each_linear([](Linear& l) { l.tune_decode_kernel(); });
-      }
-      (lm_head_ ? *lm_head_ : embed_.table).tune_decode_kernel();
-    }
+      f(lm_head_ ? *lm_head_ : embed_.table);
+    });
     info_.num_layers = c.num_layers;
     info_.hidden_size = c.hidden_size;
     info_.vocab_size = c.vocab_size;
     info_.weight_bytes = stats.bytes;
     info_.parameters = stats.parameters;
     info_.quantization = stats.summary();
-    info_.streams = int(std::max<size_t>(streams.size(), 1));
     info_.dtype = dt;
     info_.kv_bytes_per_token =
         size_t(2) * c.num_layers * c.num_kv_heads * c.head_dim * mx::size_of(dt);
