@@ -113,7 +113,7 @@ describe('errors in Anthropic shape', () => {
   it('makes a forced tool call whose input validates, streamed as the whole message says, and takes the result back', async () => {
     const input_schema = {
       type: 'object' as const,
-      properties: { city: { type: 'string' }, days: { type: 'integer' } },
+      properties: { city: { type: 'string', maxLength: 20 }, days: { type: 'integer', minimum: 1, maximum: 14 } },
       required: ['city', 'days'],
       additionalProperties: false,
     };

@@ -146,7 +146,7 @@ describe('POST /v1/responses', () => {
   it('answers JSON that validates against a text.format schema, whole and streamed', async () => {
     const schema = {
       type: 'object',
-      properties: { color: { type: 'string' }, count: { type: 'integer' } },
+      properties: { color: { type: 'string', maxLength: 16 }, count: { type: 'integer', minimum: 0, maximum: 99 } },
       required: ['color', 'count'],
       additionalProperties: false,
     };
@@ -168,7 +168,7 @@ describe('POST /v1/responses', () => {
   it('makes a forced function call whose arguments validate, whole and streamed, and takes its output back', async () => {
     const parameters = {
       type: 'object',
-      properties: { city: { type: 'string' }, days: { type: 'integer' } },
+      properties: { city: { type: 'string', maxLength: 20 }, days: { type: 'integer', minimum: 1, maximum: 14 } },
       required: ['city', 'days'],
       additionalProperties: false,
     };
