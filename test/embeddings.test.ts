@@ -99,6 +99,20 @@ describe('model.embed against mlx-lm', () => {
     }
   }, 300_000);
 
+  it('gemma3 (sliding-window layers), inputs longer than its window run in chunks through the ring', async () => {
+    const tiny = await tinyModel('tiny-gemma3');
+    // A window of 8 and 4-token prefill chunks: idle embedding steps are 16 tokens, so a
+    // 40-token input takes three steps and its sliding layers' ring wraps.
+    const gemma = await loadModel(tiny, { dtype: 'float32', prefillChunk: 4 });
+    try {
+      const ids = [Array.from({ length: 40 }, (_, i) => 3 + ((i * 37) % 500)), [7, 8, 9], Array.from({ length: 12 }, (_, i) => 20 + i)];
+      const [ours, ref] = await Promise.all([gemma.embed(ids), reference(tiny, ids, 'mean')]);
+      for (const [i, v] of ours.embeddings.entries()) expect(maxDiff(v, ref.embeddings[i]), `input ${i}`).toBeLessThan(TOL);
+    } finally {
+      await gemma.dispose();
+    }
+  }, 300_000);
+
   it('the GGUF fixture gives the vectors of its float32 conversion', async () => {
     const gguf = await loadModel(await ensureFixture(), { onWarning: () => undefined });
     try {

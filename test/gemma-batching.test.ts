@@ -79,4 +79,20 @@ describe('gemma3 sliding-window attention, batched and chunked', () => {
     expect(warm.tokens).toEqual(cold.tokens);
     expect(logprobGap(warm, cold)).toBeLessThan(TOL);
   }, 600_000);
+
+  it("keeps the sliding layers' KV cache within the window however long the sequence runs", async () => {
+    // tiny-gemma3: 4 layers, the third global, the others a window of 8. A finished sequence's
+    // cache (kept whole by the prefix cache) holds every position on the global layer but at
+    // most window - 1 + chunk (8 - 1 + 4) slots on each sliding one.
+    await model.clearPrefixCache();
+    const r = await model.generate(PROMPTS[2], { maxTokens: 300, ignoreEos: true }).result;
+    expect(r.tokens).toHaveLength(300);
+    const perSlot = model.info.kvBytesPerToken / 4;
+    const positions = Math.ceil((r.usage.promptTokens + 300) / 256) * 256;
+    const { prefixCacheBytes } = await model.counters();
+    expect(prefixCacheBytes).toBeGreaterThan(0);
+    expect(prefixCacheBytes).toBeLessThanOrEqual(perSlot * (positions + 3 * (8 - 1 + 4)));
+    // Under half of what every layer holding every position would take.
+    expect(prefixCacheBytes).toBeLessThan((model.info.kvBytesPerToken * (r.usage.promptTokens + 299)) / 2);
+  }, 600_000);
 });

@@ -64,8 +64,7 @@ Attention Attention::take(WeightMap& w, const std::string& p, const AttentionSha
 }
 
 mx::array Attention::operator()(const mx::array& x, int layer, KVCache& cache,
-                                const CacheStep& step, const Rope& rope,
-                                const AttentionMask* mask) const {
+                                const CacheStep& step, const Rope& rope) const {
   const int B = x.shape(0), L = x.shape(1);
   const int H = shape_.heads, KV = shape_.kv_heads, D = shape_.head_dim;
   mx::array q(0.0f), k(0.0f), v(0.0f);
@@ -84,13 +83,11 @@ mx::array Attention::operator()(const mx::array& x, int layer, KVCache& cache,
   }
   q = rope(q, step);
   k = rope(k, step);
-  auto [keys, values] = cache.update(layer, k, v, step);
+  KVRead read = cache.update(layer, k, v, step);
   // As mlx-lm computes it (head_dim ** -0.5 in double precision, then float32).
   const float scale = float(std::pow(double(D), -0.5));
-  auto o = mask ? mx::fast::scaled_dot_product_attention(q, keys, values, scale, mask->mode,
-                                                         mask->mask, sinks_)
-                : mx::fast::scaled_dot_product_attention(q, keys, values, scale, step.mask_mode,
-                                                         step.mask, sinks_);
+  auto o = mx::fast::scaled_dot_product_attention(q, read.keys, read.values, scale, read.mode,
+                                                  read.mask, sinks_);
   return o_(mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, L, H * D}));
 }
 
@@ -176,21 +173,6 @@ void SwiGLU::count(WeightStats& stats) const {
 }  // namespace mlxn
 
 namespace mlxn {
-
-std::optional<AttentionMask> window_mask(const CacheStep& step, int window) {
-  const int L = step.length, end = step.end;
-  if (window <= 0 || end <= window) return std::nullopt;  // nothing falls out of the window
-  // Query i of row b is at offset_b + i and sees keys j with pos - window < j <= pos.
-  const int B = int(step.offsets.size());
-  auto offsets =
-      step.uniform ? mx::array(step.offsets[0]) : mx::reshape(step.offset_array, {B, 1, 1});
-  auto pos = mx::add(offsets, mx::reshape(mx::arange(L, mx::int32), {L, 1}));  // [B|1, L, 1]
-  auto cols = mx::reshape(mx::arange(end, mx::int32), {1, end});
-  auto visible = mx::logical_and(mx::less_equal(cols, pos),
-                                 mx::greater(cols, mx::subtract(pos, mx::array(window))));
-  if (!step.uniform) visible = mx::reshape(visible, {B, 1, L, end});
-  return AttentionMask{"array", visible};
-}
 
 mx::array last_positions(const mx::array& x, const CacheStep& step) {
   const int B = x.shape(0), L = x.shape(1), D = x.shape(2);

@@ -21,16 +21,6 @@ struct AttentionOptions {
   bool sinks = false;     // a learned per-head logit every query also attends to (`.sinks`)
 };
 
-// Which keys a layer's queries see when that differs from the step's causal mask.
-struct AttentionMask {
-  std::string mode;  // "" or "array"
-  std::optional<mx::array> mask;
-};
-
-// The mask of a sliding-window layer: each query sees itself and the `window - 1` positions
-// before it. Empty when the window does not cut anything this step (the causal mask suffices).
-std::optional<AttentionMask> window_mask(const CacheStep& step, int window);
-
 class Attention {
  public:
   // Takes `<prefix>.{q,k,v,o}_proj`, or the fused `<prefix>.qkv_proj` (rows q, k, v) as some
@@ -38,10 +28,10 @@ class Attention {
   static Attention take(WeightMap& weights, const std::string& prefix, const AttentionShape& shape,
                         AttentionOptions options, mx::Dtype dtype);
 
-  // x: [B, L, hidden] → [B, L, hidden], reading and writing `cache` at `layer`. `mask`
-  // replaces the step's mask (sliding-window layers).
+  // x: [B, L, hidden] → [B, L, hidden], reading and writing `cache` at `layer` (the cache
+  // knows the layer's window and gives the mask that goes with it).
   mx::array operator()(const mx::array& x, int layer, KVCache& cache, const CacheStep& step,
-                       const Rope& rope, const AttentionMask* mask = nullptr) const;
+                       const Rope& rope) const;
 
   void for_each_linear(const std::function<void(Linear&)>& f);
   std::vector<mx::array> arrays() const;

@@ -1,92 +1,88 @@
-#include "kv_cache.h"
-
+// The KV cache's storage: layer groups, growing and re-laying out rings, and moving rows between
+// caches. Steps (what a forward writes and reads) are in kv_step.cpp.
 #include <algorithm>
+#include <map>
 
 #include "errors.h"
+#include "kv_cache.h"
 
 namespace mlxn {
 
-KVCache::KVCache(int num_layers, int kv_heads, int head_dim, mx::Dtype dtype, int batch)
+namespace {
+
+int round_up(int n, int step) {
+  return ((n + step - 1) / step) * step;
+}
+
+// Floor modulo: the slot of position p in a ring of `capacity` slots.
+int slot_of(int p, int capacity) {
+  return ((p % capacity) + capacity) % capacity;
+}
+
+}  // namespace
+
+KVCache::KVCache(int num_layers, int kv_heads, int head_dim, mx::Dtype dtype, int batch,
+                 const std::vector<int>& windows)
     : kv_heads_(kv_heads), head_dim_(head_dim), dtype_(dtype), offsets_(batch, 0) {
+  if (!windows.empty() && int(windows.size()) != num_layers)
+    throw EngineError("INTERNAL", "[kv] one window per layer expected");
+  std::map<int, int> group_index;
+  for (int l = 0; l < num_layers; ++l) {
+    const int w = windows.empty() ? 0 : std::max(0, windows[l]);
+    auto [it, added] = group_index.emplace(w, int(groups_.size()));
+    if (added) groups_.push_back(Group{w, 0, {}});
+    groups_[it->second].layers.push_back(l);
+    group_of_.push_back(it->second);
+  }
   keys_.assign(num_layers, mx::array(0.0f));
   values_.assign(num_layers, mx::array(0.0f));
 }
 
-void KVCache::resize_rows(int capacity) {
-  // New buffers of `capacity` slots holding what the old ones held.
-  const int B = batch();
-  for (size_t l = 0; l < keys_.size(); ++l) {
+bool KVCache::wrapped(const Group& g) const {
+  return g.capacity > 0 && !offsets_.empty() &&
+         *std::max_element(offsets_.begin(), offsets_.end()) > g.capacity;
+}
+
+void KVCache::grow(Group& g, int length, int end) {
+  // Global: every position. Window: a step of L tokens needs the window - 1 positions before
+  // its first token and its own L (fewer while the sequence is shorter than that).
+  int need = round_up(end, kStep);
+  if (g.window > 0) need = std::min(need, g.window - 1 + length);
+  if (need > g.capacity) resize(g, need);
+}
+
+void KVCache::resize(Group& g, int capacity) {
+  const int B = batch(), old = g.capacity;
+  if (capacity <= old || B == 0) return;
+  std::optional<mx::array> index;
+  if (old > 0 && wrapped(g)) {
+    // Row b's new slot j holds the newest position p < offset_b with p % capacity == j, read
+    // from its old slot p % old. Positions the old ring no longer held land on stale data that
+    // is outside every later query's window (the ring always holds the last window - 1).
+    std::vector<int32_t> idx(size_t(B) * capacity);
+    for (int b = 0; b < B; ++b) {
+      const int o = offsets_[b];
+      for (int j = 0; j < capacity; ++j) {
+        const int p = o - 1 - slot_of(o - 1 - j, capacity);
+        idx[size_t(b) * capacity + j] = p < 0 ? 0 : slot_of(p, old);
+      }
+    }
+    index = mx::broadcast_to(mx::array(idx.data(), {B, 1, capacity, 1}, mx::int32),
+                             {B, kv_heads_, capacity, head_dim_});
+  }
+  for (int l : g.layers) {
     for (auto* buf : {&keys_[l], &values_[l]}) {
-      if (capacity_ == 0) {
+      if (old == 0) {
         *buf = mx::zeros({B, kv_heads_, capacity, head_dim_}, dtype_);
-      } else if (capacity > capacity_) {
-        auto pad = mx::zeros({B, kv_heads_, capacity - capacity_, head_dim_}, dtype_);
+      } else if (index) {
+        *buf = mx::take_along_axis(*buf, *index, 2);
+      } else {
+        auto pad = mx::zeros({B, kv_heads_, capacity - old, head_dim_}, dtype_);
         *buf = mx::concatenate({*buf, pad}, 2);
       }
     }
   }
-  capacity_ = std::max(capacity_, capacity);
-}
-
-void KVCache::grow(int needed) {
-  if (needed <= capacity_) return;
-  resize_rows(((needed + kStep - 1) / kStep) * kStep);
-}
-
-CacheStep KVCache::begin(int length, std::vector<int> lengths) {
-  const int B = batch();
-  if (lengths.empty()) lengths.assign(B, length);
-  if (int(lengths.size()) != B) throw EngineError("INTERNAL", "[kv] lengths do not match rows");
-  CacheStep s;
-  s.length = length;
-  s.offsets = offsets_;
-  s.lengths = lengths;
-  const int lo = *std::min_element(offsets_.begin(), offsets_.end());
-  const int hi = *std::max_element(offsets_.begin(), offsets_.end());
-  s.uniform = lo == hi;
-  s.end = hi + length;
-  grow(s.end);
-  if (s.uniform) {
-    s.mask_mode = length > 1 ? "causal" : "";
-  } else {
-    s.offset_array = mx::array(offsets_.data(), {B}, mx::int32);
-    // Row b's query i sees keys j <= offset_b + i, and is written there.
-    auto pos = mx::add(mx::reshape(s.offset_array, {B, 1}), mx::arange(length, mx::int32));
-    auto cols = mx::arange(s.end, mx::int32);
-    s.mask = mx::reshape(mx::less_equal(mx::reshape(cols, {1, 1, s.end}), mx::expand_dims(pos, 2)),
-                         {B, 1, length, s.end});
-    s.mask_mode = "array";
-    s.write_rows = mx::broadcast_to(mx::reshape(mx::arange(B, mx::int32), {B, 1}), {B, length});
-    s.write_cols = pos;
-  }
-  if (std::any_of(lengths.begin(), lengths.end(), [&](int n) { return n != length; })) {
-    std::vector<int> last(B);
-    for (int b = 0; b < B; ++b) last[b] = std::max(lengths[b], 1) - 1;
-    s.last = mx::array(last.data(), {B, 1, 1}, mx::int32);
-  }
-  return s;
-}
-
-std::pair<mx::array, mx::array> KVCache::update(int layer, const mx::array& k, const mx::array& v,
-                                                const CacheStep& s) {
-  const int B = batch(), L = s.length;
-  auto write = [&](mx::array& buf, const mx::array& x) {
-    auto xs = mx::astype(x, dtype_);
-    if (s.uniform) {
-      const int off = s.offsets[0];
-      buf = mx::slice_update(buf, xs, mx::Shape{0, 0, off, 0},
-                             mx::Shape{B, kv_heads_, off + L, head_dim_});
-    } else {
-      // [B, H, L, D] → updates shaped [B, L] (the indices) + [1, H, 1, D] (one slice).
-      auto upd = mx::reshape(mx::transpose(xs, {0, 2, 1, 3}), {B, L, 1, kv_heads_, 1, head_dim_});
-      buf = mx::scatter(buf, {*s.write_rows, *s.write_cols}, upd, {0, 2});
-    }
-  };
-  write(keys_[layer], k);
-  write(values_[layer], v);
-  mx::Shape stop{B, kv_heads_, s.end, head_dim_};
-  return {mx::slice(keys_[layer], {0, 0, 0, 0}, stop),
-          mx::slice(values_[layer], {0, 0, 0, 0}, stop)};
+  g.capacity = capacity;
 }
 
 void KVCache::commit(const CacheStep& s) {
@@ -99,12 +95,15 @@ void KVCache::append(const KVCache& other) {
     *this = other;
     return;
   }
-  // Both sides to one capacity, then rows concatenated.
+  // Both sides to one capacity per group, then rows concatenated.
   KVCache rhs = other;
-  const int cap = std::max(capacity_, rhs.capacity_);
-  resize_rows(cap);
-  rhs.resize_rows(cap);
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    const int cap = std::max(groups_[i].capacity, rhs.groups_[i].capacity);
+    resize(groups_[i], cap);
+    rhs.resize(rhs.groups_[i], cap);
+  }
   for (size_t l = 0; l < keys_.size(); ++l) {
+    if (groups_[group_of_[l]].capacity == 0) continue;
     keys_[l] = mx::concatenate({keys_[l], rhs.keys_[l]}, 0);
     values_[l] = mx::concatenate({values_[l], rhs.values_[l]}, 0);
   }
@@ -116,31 +115,43 @@ void KVCache::keep(const std::vector<int>& rows) {
   std::vector<int> offsets;
   for (int r : rows) offsets.push_back(offsets_[r]);
   offsets_ = std::move(offsets);
-  if (capacity_ == 0) return;
   if (rows.empty()) {
-    capacity_ = 0;
+    for (auto& g : groups_) g.capacity = 0;
     for (size_t l = 0; l < keys_.size(); ++l) keys_[l] = values_[l] = mx::array(0.0f);
     return;
   }
   auto idx = mx::array(rows.data(), {int(rows.size())}, mx::int32);
   for (size_t l = 0; l < keys_.size(); ++l) {
+    if (groups_[group_of_[l]].capacity == 0) continue;
     keys_[l] = mx::take(keys_[l], idx, 0);
     values_[l] = mx::take(values_[l], idx, 0);
   }
 }
 
-KVCache KVCache::row(int b, int n) const {
-  KVCache out(int(keys_.size()), kv_heads_, head_dim_, dtype_, 1);
+std::optional<KVCache> KVCache::row(int b, int n) const {
+  KVCache out = *this;
+  out.offsets_.assign(1, 0);
+  for (auto& g : out.groups_) g.capacity = 0;
   n = std::min(n, offsets_[b]);
   if (n <= 0) return out;
-  out.grow(n);
-  mx::Shape end{b + 1, kv_heads_, n, head_dim_};
-  mx::Shape dst{1, kv_heads_, n, head_dim_};
-  for (size_t l = 0; l < keys_.size(); ++l) {
-    out.keys_[l] =
-        mx::slice_update(out.keys_[l], mx::slice(keys_[l], {b, 0, 0, 0}, end), {0, 0, 0, 0}, dst);
-    out.values_[l] = mx::slice_update(out.values_[l], mx::slice(values_[l], {b, 0, 0, 0}, end),
-                                      {0, 0, 0, 0}, dst);
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    const Group& g = groups_[i];
+    const bool ring = g.window > 0 && offsets_[b] > g.capacity;
+    // A ring row holds positions [offset - capacity, offset); continuing at n needs the
+    // window - 1 before n.
+    if (ring && n - g.window + 1 < offsets_[b] - g.capacity) return std::nullopt;
+    // Linear rows copy their first n slots; a ring row is copied whole (slot = p % capacity
+    // stays true, and the slots of positions past n fall outside every later window).
+    const int copy = ring ? g.capacity : n;
+    const int cap = ring ? g.capacity : std::min(round_up(n, kStep), std::max(n, g.capacity));
+    out.groups_[i].capacity = cap;
+    mx::Shape src_end{b + 1, kv_heads_, copy, head_dim_}, dst_end{1, kv_heads_, copy, head_dim_};
+    for (int l : g.layers) {
+      for (auto [from, to] : {std::pair{&keys_[l], &out.keys_[l]}, {&values_[l], &out.values_[l]}}) {
+        *to = mx::slice_update(mx::zeros({1, kv_heads_, cap, head_dim_}, dtype_),
+                               mx::slice(*from, {b, 0, 0, 0}, src_end), {0, 0, 0, 0}, dst_end);
+      }
+    }
   }
   out.offsets_[0] = n;
   // Evaluate now: until it is, the copy's graph holds the whole source buffer (every row of a
@@ -150,15 +161,27 @@ KVCache KVCache::row(int b, int n) const {
 }
 
 std::vector<mx::array> KVCache::state() const {
-  if (capacity_ == 0) return {};
-  std::vector<mx::array> out(keys_.begin(), keys_.end());
-  out.insert(out.end(), values_.begin(), values_.end());
+  std::vector<mx::array> out;
+  for (size_t l = 0; l < keys_.size(); ++l) {
+    if (groups_[group_of_[l]].capacity > 0) out.push_back(keys_[l]), out.push_back(values_[l]);
+  }
   return out;
 }
 
 size_t KVCache::nbytes() const {
-  return size_t(2) * keys_.size() * batch() * kv_heads_ * head_dim_ * capacity_ *
-         mx::size_of(dtype_);
+  size_t slots = 0;
+  for (const auto& g : groups_) slots += size_t(g.capacity) * g.layers.size();
+  return 2 * slots * batch() * kv_heads_ * head_dim_ * mx::size_of(dtype_);
+}
+
+size_t KVCache::bytes_for(int tokens, int max_step) const {
+  size_t slots = 0;
+  const int linear = (tokens / kStep + 1) * kStep;
+  for (const auto& g : groups_) {
+    const int cap = g.window > 0 ? std::min(linear, g.window - 1 + std::max(max_step, 1)) : linear;
+    slots += size_t(cap) * g.layers.size();
+  }
+  return 2 * slots * kv_heads_ * head_dim_ * mx::size_of(dtype_);
 }
 
 }  // namespace mlxn

@@ -15,7 +15,8 @@ class PrefixCache {
   explicit PrefixCache(size_t budget_bytes) : budget_(budget_bytes) {}
 
   // A fresh cache holding the longest cached prefix of `prompt` (at most prompt.size() - 1
-  // tokens, so at least one token is left to prefill), or nullopt when nothing matches.
+  // tokens, so at least one token is left to prefill), or nullopt when nothing matches (or the
+  // best entry's sliding-window layers no longer hold the window before that prefix).
   std::optional<KVCache> lookup(const std::vector<int32_t>& prompt, int min_tokens = 1);
   // Stores `cache` whose first tokens.size() positions hold `tokens`.
   void insert(std::vector<int32_t> tokens, KVCache cache);

@@ -55,7 +55,8 @@ void Scheduler::submit(GenerateRequest request) {
   auto seq = std::make_unique<Sequence>(std::move(request), std::move(sampler));
   seq->submitted = Clock::now();
   const size_t total = seq->request.prompt.size() + size_t(seq->request.max_tokens);
-  size_t need = info.kv_bytes_per_token * ((total / KVCache::kStep + 1) * KVCache::kStep);
+  // Sliding-window layers need at most their window (kv_cache.h), global ones every position.
+  size_t need = model_->make_cache(1).bytes_for(int(total), options_.prefill_chunk);
   if (need > options_.kv_budget) {
     throw EngineError("OUT_OF_MEMORY", "[generate] the request needs " +
                                            std::to_string(need >> 20) +
@@ -237,7 +238,7 @@ void Scheduler::finish(Sequence& seq, const std::string& reason, const KVCache* 
     int n = std::min<int>(cache->offset(row), int(seq.tokens.size()));
     if (n > 0) {
       seq.tokens.resize(n);
-      prefix_cache_.insert(std::move(seq.tokens), cache->row(row, n));
+      if (auto copy = cache->row(row, n)) prefix_cache_.insert(std::move(seq.tokens), *copy);
     }
   }
   release(seq);

@@ -362,6 +362,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
       weightBytes: ev.weightBytes,
       numLayers: ev.numLayers,
       hiddenSize: ev.hiddenSize,
+      kvBytesPerToken: ev.kvBytesPerToken,
       pooling: resolved.pooling,
       dtype: ev.dtype,
       ...(resolved.ggufTypes ? { ggufTensorTypes: resolved.ggufTypes } : {}),

@@ -186,6 +186,11 @@ export interface ModelInfo {
   weightBytes: number;
   numLayers: number;
   hiddenSize: number;
+  /**
+   * KV cache bytes per position when every layer keeps every position. Sliding-window layers
+   * (Gemma 3, gpt-oss) keep at most their window, so long sequences of those models take less.
+   */
+  kvBytesPerToken: number;
   /** How embeddings pool the hidden states: the mean over tokens, or the last token. */
   pooling: 'mean' | 'last';
   /** Compute dtype of the activations ('float32' on CPUs, 'float16' on GPUs by default). */

@@ -36,34 +36,6 @@ Gemma3Config read_gemma3_config(const Json& c) {
   return g;
 }
 
-// Where sliding layers read: keys [lo, end) of the cache, with a mask when the window cuts into
-// that range for some query.
-struct Window {
-  int lo = 0;
-  std::string mode;
-  std::optional<mx::array> mask;
-};
-
-Window window_for(const CacheStep& s, int W) {
-  Window w;
-  const int B = int(s.offsets.size()), L = s.length;
-  const int first = *std::min_element(s.offsets.begin(), s.offsets.end());
-  w.lo = std::max(0, first - W + 1);
-  if (s.uniform && (L == 1 || (w.lo == 0 && s.end <= W))) {
-    w.mode = s.mask_mode;  // every query sees all of [lo, end) up to its own position
-    return w;
-  }
-  const int n = s.end - w.lo;
-  auto pos = mx::add(mx::reshape(mx::array(s.offsets.data(), {B}, mx::int32), {B, 1, 1}),
-                     mx::reshape(mx::arange(L, mx::int32), {1, L, 1}));
-  auto cols = mx::reshape(mx::arange(w.lo, s.end, mx::int32), {1, 1, n});
-  auto visible = mx::logical_and(mx::less_equal(cols, pos),
-                                 mx::greater(cols, mx::subtract(pos, mx::array(W))));
-  w.mask = mx::reshape(visible, {B, 1, L, n});
-  w.mode = "array";
-  return w;
-}
-
 struct Block {
   bool sliding = false;
   mx::array input_norm{0.0f}, post_attn_norm{0.0f}, pre_ff_norm{0.0f}, post_ff_norm{0.0f};
@@ -148,30 +120,44 @@ class Gemma3 : public Model {
   }
 
   KVCache make_cache(int batch) const override {
-    return KVCache(c_.num_layers, c_.num_kv_heads, c_.head_dim, info_.dtype, batch);
+    std::vector<int> windows;
+    for (bool sliding : g_.sliding) windows.push_back(sliding ? g_.sliding_window : 0);
+    return KVCache(c_.num_layers, c_.num_kv_heads, c_.head_dim, info_.dtype, batch, windows);
   }
 
   mx::array forward(const mx::array& tokens, KVCache& cache,
                     std::vector<int> lengths) const override {
     const int B = tokens.shape(0);
-    const float eps = c_.rms_norm_eps;
     CacheStep step = cache.begin(tokens.shape(1), std::move(lengths));
-    const Window window = window_for(step, g_.sliding_window);
+    auto x = mx::fast::rms_norm(last_positions(run_layers(tokens, cache, step), step), norm_,
+                                c_.rms_norm_eps);
+    auto logits = lm_head_ ? (*lm_head_)(x) : embed_.as_linear(x);
+    return mx::astype(mx::reshape(logits, {B, c_.vocab_size}), mx::float32);
+  }
+
+  mx::array hidden(const mx::array& tokens, KVCache& cache,
+                   std::vector<int> lengths) const override {
+    CacheStep step = cache.begin(tokens.shape(1), std::move(lengths));
+    auto x = run_layers(tokens, cache, step);
+    return mx::astype(mx::fast::rms_norm(x, norm_, c_.rms_norm_eps), mx::float32);
+  }
+
+ private:
+  // Scaled embedding and every block: the hidden states before the final norm, [B, L, hidden].
+  mx::array run_layers(const mx::array& tokens, KVCache& cache, const CacheStep& step) const {
+    const float eps = c_.rms_norm_eps;
     auto x = mx::multiply(embed_(tokens), embed_scale_);
     for (int i = 0; i < int(blocks_.size()); ++i) {
       const Block& b = blocks_[i];
-      auto r = attention(b, mx::fast::rms_norm(x, b.input_norm, eps), i, cache, step, window);
+      auto r = attention(b, mx::fast::rms_norm(x, b.input_norm, eps), i, cache, step);
       x = residual(x, mx::fast::rms_norm(r, b.post_attn_norm, eps));
       r = mlp(b, mx::fast::rms_norm(x, b.pre_ff_norm, eps));
       x = residual(x, mx::fast::rms_norm(r, b.post_ff_norm, eps));
     }
     cache.commit(step);
-    x = mx::fast::rms_norm(last_positions(x, step), norm_, eps);
-    auto logits = lm_head_ ? (*lm_head_)(x) : embed_.as_linear(x);
-    return mx::astype(mx::reshape(logits, {B, c_.vocab_size}), mx::float32);
+    return x;
   }
 
- private:
   static void append(std::vector<mx::array>& out, const Linear& l) {
     for (auto& a : l.arrays()) out.push_back(a);
   }
@@ -183,7 +169,7 @@ class Gemma3 : public Model {
   }
 
   mx::array attention(const Block& b, const mx::array& x, int layer, KVCache& cache,
-                      const CacheStep& step, const Window& window) const {
+                      const CacheStep& step) const {
     const int B = x.shape(0), L = x.shape(1);
     const int H = c_.num_heads, KV = c_.num_kv_heads, D = c_.head_dim;
     mx::array q(0.0f), k(0.0f), v(0.0f);
@@ -201,17 +187,9 @@ class Gemma3 : public Model {
     const Rope& rope = b.sliding ? local_rope_ : global_rope_;
     q = rope(q, step);
     k = rope(k, step);
-    auto [keys, values] = cache.update(layer, k, v, step);
-    std::string mode = step.mask_mode;
-    std::optional<mx::array> mask = step.mask;
-    if (b.sliding) {
-      if (window.lo > 0) {
-        keys = mx::slice(keys, {0, 0, window.lo, 0}, keys.shape());
-        values = mx::slice(values, {0, 0, window.lo, 0}, values.shape());
-      }
-      mode = window.mode, mask = window.mask;
-    }
-    auto o = mx::fast::scaled_dot_product_attention(q, keys, values, g_.attn_scale, mode, mask);
+    KVRead read = cache.update(layer, k, v, step);  // sliding layers: the window's slots
+    auto o = mx::fast::scaled_dot_product_attention(q, read.keys, read.values, g_.attn_scale,
+                                                    read.mode, read.mask);
     return b.o(mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, L, H * D}));
   }
 

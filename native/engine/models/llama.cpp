@@ -2,8 +2,6 @@
 // config.json's rope_scaling.
 #include "llama.h"
 
-#include <map>
-
 #include "../device.h"
 #include "../errors.h"
 #include "registry.h"
@@ -18,7 +16,6 @@ struct Block {
   std::optional<SwiGLU> mlp = std::nullopt;
   std::optional<SparseMoe> moe = std::nullopt;
   bool rope = true;
-  int window = 0;
 };
 
 class LlamaDecoder : public Model {
@@ -42,6 +39,7 @@ class LlamaDecoder : public Model {
                                              std::to_string(c.num_layers) + " entries");
     }
     const AttentionOptions attn{options.qkv_bias, options.qk_norm, options.sinks};
+    windows_ = options.windows;
     for (int i = 0; i < c.num_layers; ++i) {
       const std::string p = "model.layers." + std::to_string(i);
       Block b{take_vector(w, p + ".input_layernorm.weight", dt),
@@ -56,7 +54,6 @@ class LlamaDecoder : public Model {
         b.mlp->count(stats);
       }
       if (!options.rope_layers.empty()) b.rope = options.rope_layers[i];
-      if (!options.windows.empty()) b.window = options.windows[i];
       stats.add(b.attn_norm), stats.add(b.mlp_norm);
       b.attn.count(stats);
       blocks_.push_back(std::move(b));
@@ -105,7 +102,8 @@ class LlamaDecoder : public Model {
   }
 
   KVCache make_cache(int batch) const override {
-    return KVCache(config_.num_layers, config_.num_kv_heads, config_.head_dim, info_.dtype, batch);
+    return KVCache(config_.num_layers, config_.num_kv_heads, config_.head_dim, info_.dtype, batch,
+                   windows_);
   }
 
   mx::array forward(const mx::array& tokens, KVCache& cache,
@@ -130,18 +128,11 @@ class LlamaDecoder : public Model {
   mx::array run_layers(const mx::array& tokens, KVCache& cache, const CacheStep& step) const {
     const float eps = config_.rms_norm_eps;
     auto x = embed_(tokens);
-    // One mask per window size, shared by the layers that use it.
-    std::map<int, std::optional<AttentionMask>> masks;
-    for (const Block& b : blocks_) {
-      if (b.window > 0 && !masks.count(b.window)) masks[b.window] = window_mask(step, b.window);
-    }
     const Rope none;
     for (int i = 0; i < int(blocks_.size()); ++i) {
       const Block& b = blocks_[i];
-      const AttentionMask* mask = nullptr;
-      if (b.window > 0 && masks.at(b.window)) mask = &*masks.at(b.window);
       x = mx::add(x, b.attn(mx::fast::rms_norm(x, b.attn_norm, eps), i, cache, step,
-                            b.rope ? rope_ : none, mask));
+                            b.rope ? rope_ : none));
       auto h = mx::fast::rms_norm(x, b.mlp_norm, eps);
       x = mx::add(x, b.moe ? (*b.moe)(h) : (*b.mlp)(h));
     }
@@ -155,6 +146,7 @@ class LlamaDecoder : public Model {
   mx::array norm_{0.0f};
   std::optional<Linear> lm_head_;
   Rope rope_;
+  std::vector<int> windows_;  // per layer, the KV cache's layout (kv_cache.h)
   StreamLease extra_streams_;  // the CPU matmul shards' streams; returned with the model
 };
 
