@@ -4,7 +4,7 @@
     python scripts/gguf-check.py compare MODEL.gguf DUMP.safetensors
 
 `synth` writes random blocks (finite scales) of F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
-Q2_K, Q3_K, Q4_K, Q5_K and Q6_K. `compare` reads what `gguf_dump` (native/tools) wrote and, for
+Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and MXFP4. `compare` reads what `gguf_dump` (native/tools) wrote and, for
 each tensor, dequantizes the same rows with `gguf.quants.dequantize`; it prints one JSON object
 per type: `exact` (equal values: bit for bit but for the sign of zeros), and for requantized types `decoded_exact` (mlx-native's
 own decoding before requantization is bitwise equal) and the requantization error relative to the
@@ -43,6 +43,10 @@ def synth(path):
             blocks[:, off:off + 2] = halves.view(np.uint8).reshape(-1, 2)
         data = blocks.reshape(rows, cols // block * size)
         w.add_tensor(f"{qtype.name.lower()}.weight", data, raw_dtype=qtype)
+    # MXFP4: an E8M0 scale byte (kept near 2^0 so values stay in float range), 16 bytes of codes.
+    blocks = rng.integers(0, 256, size=(rows * cols // 32, 17), dtype=np.uint8)
+    blocks[:, 0] = rng.integers(110, 140, size=len(blocks), dtype=np.uint8)
+    w.add_tensor("mxfp4.weight", blocks.reshape(rows, cols // 32 * 17), raw_dtype=Q.MXFP4)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

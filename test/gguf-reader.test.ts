@@ -3,7 +3,8 @@
 // engine computes with, scripts/gguf-check.py dequantizes the same rows with the `gguf` package.
 // Exact mappings must give equal values; requantized types (sub-blocks of 16) must decode
 // exactly before requantization and stay within the measured error. Covered: every tensor type
-// of the real Gemma 3 Q4_K_M file, and a generated file with every type mlx-native reads.
+// of the real Gemma 3 Q4_K_M file, and a generated file with every type mlx-native reads
+// (MXFP4, gpt-oss's expert type, included).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +16,7 @@ import { ensureGemmaFixture } from '../scripts/fetch-fixtures.mjs';
 import { ROOT, requireVenv } from './helpers/models.js';
 
 const DUMP = ['build/gguf_dump', 'build/Release/gguf_dump'].map((p) => join(ROOT, p)).find(existsSync);
-const EXACT = ['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q4_K', 'Q5_K'];
+const EXACT = ['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q4_K', 'Q5_K', 'MXFP4'];
 // Requantization error relative to each tensor's largest magnitude (max over its elements / RMS
 // over the tensor). Measured: Q6_K → 8-bit 0.0038 / 0.0050 on the Gemma file, 0.0071 / 0.0043 on
 // random blocks; Q2_K → 4-bit 0.031 / 0.036 and Q3_K → 4-bit 0.075 / 0.073 on random blocks
@@ -102,7 +103,7 @@ describe('GGUF tensors read by mlx-native vs the gguf package', () => {
     expect(Object.fromEntries(lines.map((l) => [l.type, l.becomes]))).toMatchObject({ Q4_K: '4-bit g32', Q5_0: '5-bit g32', Q8_0: '8-bit g32', Q6_K: '8-bit g32 (requantized)' });
   }, 600_000);
 
-  it('reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K blocks', () => {
+  it('reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and MXFP4 blocks', () => {
     const gguf = join(tmp, 'synth.gguf');
     python(['synth', gguf]);
     const results = compare(gguf);

@@ -3,6 +3,7 @@
 // same float32 operations, so the values are equal bit for bit.
 #include "gguf_quants.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "errors.h"
@@ -181,6 +182,25 @@ void q6_k(const uint8_t* b, float* y) {
   }
 }
 
+// MXFP4: a block of 32 is one E8M0 scale byte, then 16 bytes whose low nibbles hold elements
+// 0-15 and high nibbles 16-31, each an E2M1 code (sign in bit 3).
+constexpr uint32_t kMxfp4 = 39;
+
+float mxfp4_value(uint8_t code, uint8_t e) {
+  static constexpr float kE2M1[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+  const float v = std::ldexp(kE2M1[code & 7], int(e) - 127);
+  return code & 8 ? -v : v;
+}
+
+// MLX's mxfp4 packing: element i at bits 4i of the row's little-endian stream.
+void mxfp4_block(const uint8_t* b, uint8_t* packed) {
+  const uint8_t* qs = b + 1;
+  for (int k = 0; k < 16; ++k) {
+    auto code = [&](int i) { return i < 16 ? qs[i] & 15 : qs[i - 16] >> 4; };
+    packed[k] = uint8_t(code(2 * k) | (code(2 * k + 1) << 4));
+  }
+}
+
 struct TypeInfo {
   uint32_t type;
   int block, bytes;
@@ -243,6 +263,12 @@ std::vector<float> decode_floats(const GgufTensor& t) {
       uint32_t bits = uint32_t(t.data[2 * i] | (t.data[2 * i + 1] << 8)) << 16;
       std::memcpy(&out[i], &bits, 4);
     }
+  } else if (t.type == kMxfp4) {
+    for (int64_t i = 0; i < n; ++i) {
+      const uint8_t* b = t.data + (i / 32) * 17;
+      const int j = int(i % 32);
+      out[i] = mxfp4_value(j < 16 ? b[1 + j] & 15 : b[1 + j - 16] >> 4, b[0]);
+    }
   } else if (const TypeInfo* ti = info_of(t.type); ti && ti->floats) {
     for (int64_t i = 0; i < n / ti->block; ++i)
       ti->floats(t.data + i * ti->bytes, out.data() + i * ti->block);
@@ -275,6 +301,19 @@ GgufArrays convert_gguf_tensor(const GgufTensor& t) {
     // The bytes as they are, reinterpreted (no rounding).
     mx::array raw(reinterpret_cast<const uint16_t*>(t.data), shape, mx::uint16);
     out.weight = mx::view(raw, t.type == 1 ? mx::float16 : mx::bfloat16);
+    return out;
+  }
+  if (t.type == kMxfp4) {
+    const int64_t K = t.row_length(), blocks = t.elements() / 32;
+    std::vector<uint32_t> packed(blocks * 4);
+    std::vector<uint8_t> scales(blocks);
+    for (int64_t i = 0; i < blocks; ++i) {
+      mxfp4_block(t.data + i * 17, reinterpret_cast<uint8_t*>(packed.data() + i * 4));
+      scales[i] = t.data[i * 17];
+    }
+    out.bits = 4, out.group_size = 32;
+    out.weight = mx::array(packed.data(), shape_of(t, K / 8), mx::uint32);
+    out.scales = mx::array(scales.data(), shape_of(t, K / 32), mx::uint8);
     return out;
   }
   const TypeInfo* ti = info_of(t.type);
@@ -312,6 +351,7 @@ std::string gguf_type_becomes(uint32_t type) {
   if (type == 0) return "float32";
   if (type == 1) return "float16";
   if (type == 30) return "bfloat16";
+  if (type == kMxfp4) return "mxfp4 g32";
   const TypeInfo* ti = info_of(type);
   if (!ti) return "unsupported";
   return std::to_string(ti->bits) + "-bit g32" + (ti->floats ? " (requantized)" : "");

@@ -1,10 +1,11 @@
 // The KV cache's storage: layer groups, growing and re-laying out rings, and moving rows between
 // caches. Steps (what a forward writes and reads) are in kv_step.cpp.
+#include "kv_cache.h"
+
 #include <algorithm>
 #include <map>
 
 #include "errors.h"
-#include "kv_cache.h"
 
 namespace mlxn {
 
@@ -147,7 +148,8 @@ std::optional<KVCache> KVCache::row(int b, int n) const {
     out.groups_[i].capacity = cap;
     mx::Shape src_end{b + 1, kv_heads_, copy, head_dim_}, dst_end{1, kv_heads_, copy, head_dim_};
     for (int l : g.layers) {
-      for (auto [from, to] : {std::pair{&keys_[l], &out.keys_[l]}, {&values_[l], &out.values_[l]}}) {
+      for (auto [from, to] :
+           {std::pair{&keys_[l], &out.keys_[l]}, {&values_[l], &out.values_[l]}}) {
         *to = mx::slice_update(mx::zeros({1, kv_heads_, cap, head_dim_}, dtype_),
                                mx::slice(*from, {b, 0, 0, 0}, src_end), {0, 0, 0, 0}, dst_end);
       }

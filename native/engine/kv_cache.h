@@ -35,14 +35,14 @@ struct CacheView {
 // Where one forward pass of L tokens per row reads and writes: made once per forward by
 // KVCache::begin and shared by every layer.
 struct CacheStep {
-  int length = 0;                            // L, tokens per row (rows may be padded to it)
-  std::vector<int> offsets;                  // each row's offset before this step
-  std::vector<int> lengths;                  // real tokens per row (<= L)
-  bool uniform = true;                       // every row at the same offset
-  int end = 0;                               // max(offset) + L
-  mx::array offset_array{0};                 // int32 [B]: rope offsets when not uniform
-  std::optional<mx::array> write_rows;       // int32 [B, L] row indices, when a group scatters
-  std::vector<CacheView> views;              // per layer group
+  int length = 0;                       // L, tokens per row (rows may be padded to it)
+  std::vector<int> offsets;             // each row's offset before this step
+  std::vector<int> lengths;             // real tokens per row (<= L)
+  bool uniform = true;                  // every row at the same offset
+  int end = 0;                          // max(offset) + L
+  mx::array offset_array{0};            // int32 [B]: rope offsets when not uniform
+  std::optional<mx::array> write_rows;  // int32 [B, L] row indices, when a group scatters
+  std::vector<CacheView> views;         // per layer group
   std::optional<mx::array> last;  // int32 [B, 1, 1]: each row's last real position, when ragged
 };
 

@@ -20,7 +20,7 @@ const NameTable& common_names() {
       {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"},
       {"attn_norm", "input_layernorm"},    {"ffn_norm", "post_attention_layernorm"},
       {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
-      {"ffn_down", "mlp.down_proj"},
+      {"ffn_down", "mlp.down_proj"},       {"attn_qkv", "self_attn.qkv_proj"},
   };
   return table;
 }
@@ -33,6 +33,26 @@ const NameTable& gemma_names() {
       {"post_ffw_norm", "post_feedforward_layernorm"},
   };
   return table;
+}
+
+// Names one architecture gives its own meaning (checked before the common table).
+const NameTable& arch_names(const std::string& arch) {
+  static const NameTable none, phi3 = {{"ffn_up", "mlp.gate_up_proj"}};  // gate rows, then up
+  static const NameTable qwen3moe = {
+      {"ffn_gate_inp", "mlp.gate"},
+      {"ffn_gate_exps", "mlp.switch_mlp.gate_proj"},
+      {"ffn_up_exps", "mlp.switch_mlp.up_proj"},
+      {"ffn_down_exps", "mlp.switch_mlp.down_proj"},
+  };
+  static const NameTable gpt_oss = {
+      {"post_attention_norm", "post_attention_layernorm"}, {"ffn_gate_inp", "mlp.router"},
+      {"ffn_gate_exps", "mlp.experts.gate_proj"},          {"ffn_up_exps", "mlp.experts.up_proj"},
+      {"ffn_down_exps", "mlp.experts.down_proj"},
+  };
+  if (arch == "phi3") return phi3;
+  if (arch == "qwen3moe") return qwen3moe;
+  if (arch == "gpt-oss") return gpt_oss;
+  return none;
 }
 
 bool is_gemma(const std::string& arch) {
@@ -57,10 +77,10 @@ std::string hf_name(const std::string& gguf, const std::string& arch) {
     auto layer = [&](const std::string& to) {
       return "model.layers." + m[1].str() + "." + to + "." + m[3].str();
     };
-    if (is_gemma(arch)) {
-      for (const auto& [from, to] : gemma_names()) {
-        if (m[2] == from) return layer(to);
-      }
+    // gpt-oss's per-head sinks are `attn_sinks.weight` in GGUF, `self_attn.sinks` in HF.
+    if (m[2] == "attn_sinks") return "model.layers." + m[1].str() + ".self_attn.sinks";
+    for (const auto& [from, to] : is_gemma(arch) ? gemma_names() : arch_names(arch)) {
+      if (m[2] == from) return layer(to);
     }
     for (const auto& [from, to] : common_names()) {
       if (m[2] == from) return layer(to);
@@ -71,6 +91,7 @@ std::string hf_name(const std::string& gguf, const std::string& arch) {
     if (m[1] == "token_embd") return "model.embed_tokens." + m[2].str();
     if (m[1] == "output_norm") return "model.norm." + m[2].str();
     if (m[1] == "output") return "lm_head." + m[2].str();
+    // Phi-3's LongRoPE factors reach the model through config.json (src/engine/gguf-arch.ts).
   }
   return "";
 }
@@ -86,7 +107,7 @@ WeightMap load_gguf_weights(const std::string& path) {
     if (a.bits > 0 && ends_with(name, ".weight")) {
       const std::string module = name.substr(0, name.size() - 7);
       out.insert_or_assign(module + ".scales", *a.scales);
-      out.insert_or_assign(module + ".biases", *a.biases);
+      if (a.biases) out.insert_or_assign(module + ".biases", *a.biases);
     } else if (a.bits > 0) {
       throw EngineError("UNSUPPORTED_QUANTIZATION",
                         "[gguf] tensor " + t.name + " is quantized but is not a weight matrix");

@@ -32,8 +32,8 @@ GgufTensor first_rows(const GgufTensor& t, int64_t rows) {
 mx::array engine_values(const GgufTensor& t) {
   GgufArrays a = convert_gguf_tensor(t);
   if (a.bits == 0) return mx::astype(a.weight, mx::float32);
-  return mx::dequantize(a.weight, *a.scales, *a.biases, a.group_size, a.bits, "affine",
-                        std::nullopt, mx::float32);
+  return mx::dequantize(a.weight, *a.scales, a.biases, a.group_size, a.bits,
+                        a.biases ? "affine" : "mxfp4", std::nullopt, mx::float32);
 }
 
 }  // namespace

@@ -24,6 +24,16 @@ const LLAMA3_PATTERN =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const QWEN2_PATTERN =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/** OpenAI's o200k split (tiktoken's pattern; gpt-oss, Phi-4-mini), llama.cpp's "gpt-4o". */
+const O200K_PATTERN = [
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+  '\\p{N}{1,3}',
+  ' ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*',
+  '\\s*[\\r\\n]+',
+  '\\s+(?!\\S)',
+  '\\s+',
+].join('|');
 
 interface PreTokenizerSpec {
   normalizer: JsonObject | null;
@@ -62,6 +72,12 @@ function preTokenizerFor(pre: string): PreTokenizerSpec | undefined {
         preTokenizer: { type: 'Sequence', pretokenizers: [split(LLAMA3_PATTERN), byteLevel(false)] },
         ignoreMerges: true,
       };
+    case 'gpt-4o':
+      return {
+        normalizer: null,
+        preTokenizer: { type: 'Sequence', pretokenizers: [split(O200K_PATTERN), byteLevel(false)] },
+        ignoreMerges: false,
+      };
     case 'qwen2':
       return {
         normalizer: { type: 'NFC' },
@@ -99,7 +115,7 @@ export function ggufToTokenizerFiles(meta: GgufMetadata): GgufTokenizerFiles {
   }
   const pre = typeof kv['tokenizer.ggml.pre'] === 'string' ? kv['tokenizer.ggml.pre'] : 'default';
   const spec = preTokenizerFor(pre);
-  if (!spec) throw unsupported(`GGUF pre-tokenizer "${pre}" is not supported (known: gpt-2, smollm, starcoder, refact, llama-bpe, qwen2)`);
+  if (!spec) throw unsupported(`GGUF pre-tokenizer "${pre}" is not supported (known: gpt-2, smollm, starcoder, refact, llama-bpe, qwen2, gpt-4o)`);
 
   const tokens = kv['tokenizer.ggml.tokens'];
   const merges = kv['tokenizer.ggml.merges'];

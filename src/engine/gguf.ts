@@ -8,6 +8,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { MlxNativeError } from '../errors.js';
+import { architectureConfig, CONFIG_TENSORS, GGUF_ARCHITECTURES } from './gguf-arch.js';
 
 /** A GGUF metadata value. 64-bit integers are numbers when they fit in 2^53, else bigints. */
 export type GgufValue = number | bigint | boolean | string | GgufValue[];
@@ -38,6 +39,8 @@ export interface GgufMetadata {
   /** Absolute file offset of the tensor data section. */
   dataOffset: number;
   fileSize: number;
+  /** Values of the small float32 tensors that carry configuration (gguf-arch.ts CONFIG_TENSORS). */
+  values: Record<string, number[]>;
 }
 
 /** Names of ggml tensor types, by id. */
@@ -54,6 +57,7 @@ const BLOCK_LAYOUT: Readonly<Record<number, readonly [number, number]>> = {
   0: [1, 4], 1: [1, 2], 2: [32, 18], 3: [32, 20], 6: [32, 22], 7: [32, 24], 8: [32, 34],
   9: [32, 36], 10: [256, 84], 11: [256, 110], 12: [256, 144], 13: [256, 176], 14: [256, 210],
   15: [256, 292], 24: [1, 1], 25: [1, 2], 26: [1, 4], 27: [1, 8], 28: [1, 8], 30: [1, 2],
+  39: [32, 17],
 };
 
 const GGUF_MAGIC = 0x46554747; // "GGUF" read as little-endian uint32
@@ -268,22 +272,19 @@ export async function readGgufMetadata(path: string): Promise<GgufMetadata> {
         throw invalid(`tensor '${t.name}' data ends at byte ${dataOffset + t.offset + t.nbytes} but the file has ${size} bytes (truncated?)`);
       }
     }
-    return { version, kv, tensors, alignment, dataOffset, fileSize: size };
+    const values: Record<string, number[]> = {};
+    for (const t of tensors) {
+      const count = t.dims.reduce((a, b) => a * b, 1);
+      if (!CONFIG_TENSORS.has(t.name) || t.type !== 0 || count > 1 << 16) continue;
+      const bytes = Buffer.alloc(count * 4);
+      await fh.read(bytes, 0, bytes.length, dataOffset + t.offset);
+      values[t.name] = Array.from({ length: count }, (_, i) => bytes.readFloatLE(4 * i));
+    }
+    return { version, kv, tensors, alignment, dataOffset, fileSize: size, values };
   } finally {
     await fh.close();
   }
 }
-
-/** HF `architectures` entry for each GGUF architecture we map. */
-const HF_ARCH: Readonly<Record<string, string>> = {
-  llama: 'LlamaForCausalLM',
-  qwen2: 'Qwen2ForCausalLM',
-  qwen3: 'Qwen3ForCausalLM',
-  gemma3: 'Gemma3ForCausalLM',
-};
-
-/** Hugging Face `model_type` of GGUF architectures whose names differ. */
-const HF_MODEL_TYPE: Readonly<Record<string, string>> = { gemma3: 'gemma3_text' };
 
 /**
  * GGUF stores floats as f32, so 1e-5 comes back as 9.99999974e-6. Return the shortest decimal
@@ -330,8 +331,8 @@ export function ggufToHfConfig(meta: GgufMetadata): Record<string, unknown> {
   const hasTensor = (name: string): boolean => meta.tensors.some((t) => t.name === name);
 
   const config: Record<string, unknown> = {
-    architectures: [HF_ARCH[arch] ?? `${arch[0].toUpperCase()}${arch.slice(1)}ForCausalLM`],
-    model_type: HF_MODEL_TYPE[arch] ?? arch,
+    architectures: [GGUF_ARCHITECTURES[arch]?.hf ?? `${arch[0].toUpperCase()}${arch.slice(1)}ForCausalLM`],
+    model_type: GGUF_ARCHITECTURES[arch]?.modelType ?? arch,
     hidden_size: hidden,
     num_hidden_layers: need('block_count'),
     intermediate_size: need('feed_forward_length'),
@@ -357,31 +358,15 @@ export function ggufToHfConfig(meta: GgufMetadata): Record<string, unknown> {
     if (orig !== undefined) scaling.original_max_position_embeddings = orig;
     const attn = k('rope.scaling.attn_factor');
     if (attn !== undefined) scaling.attention_factor = shortestF32(attn);
+    for (const [key, field] of [['yarn_beta_fast', 'beta_fast'], ['yarn_beta_slow', 'beta_slow']]) {
+      const v = k(`rope.scaling.${key}`);
+      if (v !== undefined) scaling[field] = shortestF32(v);
+    }
     config.rope_scaling = scaling;
   }
   const window = k('attention.sliding_window');
   if (window !== undefined) config.sliding_window = window;
-  if (arch === 'gemma3') Object.assign(config, gemma3Config(config, k));
+  Object.assign(config, architectureConfig(arch, config, k, meta));
   for (const key of Object.keys(config)) if (config[key] === undefined) delete config[key];
   return config;
-}
-
-/**
- * Gemma 3's fields that GGUF leaves implicit (llama.cpp hard-codes them): every sixth layer is
- * global, the sliding ones use rope base 10000, and queries are scaled by head_dim^-1/2 (by
- * (hidden / heads)^-1/2 for the 62-layer 27B model).
- */
-function gemma3Config(config: Record<string, unknown>, k: (name: string) => number | undefined): Record<string, unknown> {
-  const headDim = Number(config.head_dim);
-  const layers = Number(config.num_hidden_layers);
-  return {
-    hidden_act: 'gelu_pytorch_tanh',
-    hidden_activation: 'gelu_pytorch_tanh',
-    query_pre_attn_scalar: layers === 62 ? Number(config.hidden_size) / Number(config.num_attention_heads) : headDim,
-    sliding_window: k('attention.sliding_window') ?? 512,
-    sliding_window_pattern: 6,
-    rope_local_base_freq: 10000,
-    final_logit_softcapping: null,
-    attn_logit_softcapping: null,
-  };
 }

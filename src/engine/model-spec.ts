@@ -42,6 +42,7 @@ export const GGUF_TYPE_BECOMES: Readonly<Record<string, string>> = {
   Q4_0: '4-bit g32', Q4_1: '4-bit g32', Q4_K: '4-bit g32',
   Q5_0: '5-bit g32', Q5_1: '5-bit g32', Q5_K: '5-bit g32', Q8_0: '8-bit g32',
   Q2_K: '4-bit g32 (requantized)', Q3_K: '4-bit g32 (requantized)', Q6_K: '8-bit g32 (requantized)',
+  MXFP4: 'mxfp4 g32',
 };
 
 /** One GGUF tensor type of a model: how many tensors have it and what they become. */

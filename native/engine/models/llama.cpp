@@ -146,7 +146,7 @@ class LlamaDecoder : public Model {
   mx::array norm_{0.0f};
   std::optional<Linear> lm_head_;
   Rope rope_;
-  std::vector<int> windows_;  // per layer, the KV cache's layout (kv_cache.h)
+  std::vector<int> windows_;   // per layer, the KV cache's layout (kv_cache.h)
   StreamLease extra_streams_;  // the CPU matmul shards' streams; returned with the model
 };
 

@@ -9,7 +9,10 @@ namespace mlxn {
 namespace {
 
 std::unique_ptr<Model> load_smollm3(LoadContext& ctx) {
-  const DecoderConfig c = read_decoder_config(ctx.config);
+  DecoderConfig c = read_decoder_config(ctx.config);
+  // llama.cpp's converter permutes SmolLM3's Q/K rows as it does Llama's: rope runs in that
+  // interleaved layout (models/llama.cpp).
+  if (ctx.spec.format == "gguf") c.rope.traditional = true;
   LlamaOptions options;
   auto list = ctx.config.find("no_rope_layers");
   if (list != ctx.config.end() && !list->is_null()) {
