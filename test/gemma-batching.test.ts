@@ -80,6 +80,23 @@ describe('gemma3 sliding-window attention, batched and chunked', () => {
     expect(logprobGap(warm, cold)).toBeLessThan(TOL);
   }, 600_000);
 
+  it('keeps a shorter cached prefix when a longer entry has moved its rings past it, and reuses it', async () => {
+    // The chat pattern: a prompt, then a long answer, then a new prompt that shares only the
+    // first prompt (as when a template drops the previous answer's reasoning). The long entry's
+    // rings no longer hold the window before the shared prefix; the short entry must serve it.
+    await model.clearPrefixCache();
+    const long = PROMPTS[3];
+    await model.generate(long, { maxTokens: 1 }).result;
+    await model.generate(long, { maxTokens: 40, ignoreEos: true }).result;
+    const warm = await model.generate(`${long} and more`, opts).result;
+    expect(warm.usage.cachedTokens).toBeGreaterThan(8);
+    await model.clearPrefixCache();
+    const cold = await model.generate(`${long} and more`, opts).result;
+    expect(cold.usage.cachedTokens).toBe(0);
+    expect(warm.tokens).toEqual(cold.tokens);
+    expect(logprobGap(warm, cold)).toBeLessThan(TOL);
+  }, 600_000);
+
   it("keeps the sliding layers' KV cache within the window however long the sequence runs", async () => {
     // tiny-gemma3: 4 layers, the third global, the others a window of 8. A finished sequence's
     // cache (kept whole by the prefix cache) holds every position on the global layer but at

@@ -129,7 +129,19 @@ void KVCache::keep(const std::vector<int>& rows) {
   }
 }
 
+bool KVCache::holds(int b, int n) const {
+  n = std::min(n, offsets_[b]);
+  for (const Group& g : groups_) {
+    // A ring row holds positions [offset - capacity, offset); continuing at n needs the
+    // window - 1 before n.
+    const bool ring = g.window > 0 && offsets_[b] > g.capacity;
+    if (ring && n - g.window + 1 < offsets_[b] - g.capacity) return false;
+  }
+  return true;
+}
+
 std::optional<KVCache> KVCache::row(int b, int n) const {
+  if (!holds(b, n)) return std::nullopt;
   KVCache out = *this;
   out.offsets_.assign(1, 0);
   for (auto& g : out.groups_) g.capacity = 0;
@@ -138,9 +150,6 @@ std::optional<KVCache> KVCache::row(int b, int n) const {
   for (size_t i = 0; i < groups_.size(); ++i) {
     const Group& g = groups_[i];
     const bool ring = g.window > 0 && offsets_[b] > g.capacity;
-    // A ring row holds positions [offset - capacity, offset); continuing at n needs the
-    // window - 1 before n.
-    if (ring && n - g.window + 1 < offsets_[b] - g.capacity) return std::nullopt;
     // Linear rows copy their first n slots; a ring row is copied whole (slot = p % capacity
     // stays true, and the slots of positions past n fall outside every later window).
     const int copy = ring ? g.capacity : n;

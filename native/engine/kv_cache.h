@@ -82,6 +82,9 @@ class KVCache {
   std::optional<KVCache> row(int b, int n) const;
   // A 1-row cache's first n positions (prefix reuse).
   std::optional<KVCache> prefix(int n) const { return row(0, n); }
+  // Whether row(b, n) can be made: every sliding-window ring of row b still holds the window
+  // before position n.
+  bool holds(int b, int n) const;
 
   // Arrays to evaluate after a prefill chunk.
   std::vector<mx::array> state() const;

@@ -5,14 +5,16 @@
 namespace mlxn {
 
 std::optional<KVCache> PrefixCache::lookup(const std::vector<int32_t>& prompt, int min_tokens) {
+  // The longest shared prefix an entry can still serve: a sliding-window ring that has moved
+  // past it cannot (KVCache::holds), and a shorter entry may.
   auto best = entries_.end();
   size_t best_len = 0;
+  const size_t most = prompt.empty() ? 0 : prompt.size() - 1;
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     auto [a, b] = std::mismatch(prompt.begin(), prompt.end(), it->tokens.begin(), it->tokens.end());
-    size_t len = size_t(a - prompt.begin());
-    if (len > best_len) best_len = len, best = it;
+    size_t len = std::min(size_t(a - prompt.begin()), most);
+    if (len > best_len && it->cache.holds(0, int(len))) best_len = len, best = it;
   }
-  best_len = std::min(best_len, prompt.empty() ? 0 : prompt.size() - 1);
   if (best == entries_.end() || best_len < size_t(std::max(min_tokens, 1))) return std::nullopt;
   entries_.splice(entries_.begin(), entries_, best);  // most recently used
   return best->cache.prefix(int(best_len));
@@ -20,10 +22,12 @@ std::optional<KVCache> PrefixCache::lookup(const std::vector<int32_t>& prompt, i
 
 void PrefixCache::insert(std::vector<int32_t> tokens, KVCache cache) {
   if (budget_ == 0 || tokens.empty() || cache.nbytes() > budget_) return;
-  // An entry that is a prefix of the new one holds nothing the new one lacks.
+  // An entry that is a prefix of the new one holds nothing the new one lacks, unless the new
+  // one's sliding-window rings have moved past its end.
   for (auto it = entries_.begin(); it != entries_.end();) {
     bool covered = it->tokens.size() <= tokens.size() &&
-                   std::equal(it->tokens.begin(), it->tokens.end(), tokens.begin());
+                   std::equal(it->tokens.begin(), it->tokens.end(), tokens.begin()) &&
+                   cache.holds(0, int(it->tokens.size()));
     if (covered) {
       bytes_ -= it->cache.nbytes();
       it = entries_.erase(it);
