@@ -8,6 +8,6 @@ export type { Pooling } from './engine/pooling.js';
 export { Tokenizer } from './engine/tokenizer.js';
 export { ChatTemplate } from './engine/chat-template.js';
 export * from './engine/types.js';
-export { RpcClient, RpcError, type RpcClientOptions, type RpcClientGenerateOptions, type CallOptions } from './rpc/client.js';
+export { RpcClient, RpcError, type RpcClientOptions, type RpcClientGenerateOptions, type RpcClientChatOptions, type CallOptions } from './rpc/client.js';
 export { RpcGeneration } from './rpc/client-generation.js';
 export type * from './rpc/protocol.js';

@@ -43,6 +43,22 @@ afterAll(async () => {
 });
 
 describe('RpcClient', () => {
+  it('chat with a forced tool call: typed tool_calls in the chunks and the result', async () => {
+    const parameters = { type: 'object', properties: { city: { type: 'string', maxLength: 20 } }, required: ['city'], additionalProperties: false };
+    const gen = client.chat([{ role: 'user', content: 'Weather in Rome?' }], {
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters } }],
+      toolChoice: 'required',
+      maxTokens: 60,
+    });
+    let args = '';
+    for await (const t of gen) for (const d of t.tool_calls ?? []) args += d.function.arguments;
+    const r = await gen.result;
+    expect(r.finish_reason).toBe('tool_calls');
+    expect(r.tool_calls![0].function.name).toBe('get_weather');
+    expect(args).toBe(r.tool_calls![0].function.arguments);
+    expect(typeof JSON.parse(args).city).toBe('string');
+  });
+
   it('generate is an async iterator of tokens with a typed result', async () => {
     const gen = client.generate(FRANCE, { maxTokens: 8, ignoreEos: true });
     let text = '';

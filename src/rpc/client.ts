@@ -55,9 +55,17 @@ export type RpcClientGenerateOptions = RpcGenerateOptions & {
   logitBias?: Record<number, number>;
   topLogprobs?: number;
   ignoreEos?: boolean;
+  responseFormat?: RpcGenerateOptions['response_format'];
   /** Model id (may be left out while one model is loaded). */
   model?: string;
 } & CallOptions;
+
+/** Options of chat: those of generate, plus tools and reasoning (snake_case or camelCase). */
+export type RpcClientChatOptions = RpcClientGenerateOptions &
+  Pick<RpcChatParams, 'tools' | 'tool_choice' | 'parallel_tool_calls' | 'reasoning'> & {
+    toolChoice?: RpcChatParams['tool_choice'];
+    parallelToolCalls?: boolean;
+  };
 
 type SendOptions = CallOptions & { onTimeout?: () => void };
 
@@ -165,7 +173,7 @@ export class RpcClient extends EventEmitter {
     return this.#generation('generate', { prompt }, options);
   }
 
-  chat(messages: RpcChatParams['messages'], options: RpcClientGenerateOptions = {}): RpcGeneration {
+  chat(messages: RpcChatParams['messages'], options: RpcClientChatOptions = {}): RpcGeneration {
     return this.#generation('chat', { messages }, options);
   }
 

@@ -20,7 +20,8 @@ export function toErrorObject(err: unknown): JsonRpcErrorObject {
   if (err instanceof RpcFailure) return err.toJSON();
   if (err instanceof MlxNativeError) {
     if (err.code === 'INVALID_ARGUMENT') {
-      const field = fieldOf(err.message);
+      // The engine names the option (`param`, camelCase path) when it knows it.
+      const field = err.param ? err.param.split('.').map(snake).join('.') : fieldOf(err.message);
       return {
         code: RpcErrorCode.INVALID_PARAMS,
         message: `Invalid params: ${field ? `${field}: ` : ''}${err.message}`,

@@ -8,7 +8,7 @@ import type { GenerationChunk, GenerationResult as EngineResult, TokenLogprob } 
 import type { MemoryMonitor } from './memory.js';
 import type { LoadedModel } from './models.js';
 import type { LineWriter } from './output.js';
-import { toGenerateOptions } from './params.js';
+import { toChat, toGenerateOptions } from './params.js';
 import { applicationError, type RpcChatParams, type RpcGenerateParams, type RpcGenerationResult, type RpcTokenLogprob } from './protocol.js';
 
 export type RequestId = string | number;
@@ -65,11 +65,13 @@ export class Generations {
     try {
       const loaded = await model;
       running.modelId = loaded.id;
-      const options = toGenerateOptions(params);
-      const gen =
-        kind === 'chat'
-          ? loaded.model.chat((params as RpcChatParams).messages, options)
-          : loaded.model.generate((params as RpcGenerateParams).prompt, options);
+      let gen: Generation;
+      if (kind === 'chat') {
+        const { messages, options } = toChat(params as RpcChatParams);
+        gen = loaded.model.chat(messages, options);
+      } else {
+        gen = loaded.model.generate((params as RpcGenerateParams).prompt, toGenerateOptions(params));
+      }
       running.generation = gen;
       if (params.stream) await this.memory.ready();
       if (running.cancelled) gen.abort();
@@ -111,6 +113,8 @@ export class Generations {
       memory: this.memory.current(),
     };
     if (chunk.logprobs) params.logprobs = snakeLogprobs(chunk.logprobs);
+    if (chunk.reasoning) params.reasoning = chunk.reasoning;
+    if (chunk.toolCalls?.length) params.tool_calls = chunk.toolCalls;
     // Backpressure: a consumer that stops reading stdout holds this loop here.
     if (!this.writer.send({ jsonrpc: '2.0', method: 'token', params })) await this.writer.drained();
   }
@@ -133,6 +137,9 @@ export class Generations {
       },
     };
     if (r.logprobs) out.logprobs = snakeLogprobs(r.logprobs);
+    if (r.stopSequence !== undefined) out.stop_sequence = r.stopSequence;
+    if (r.reasoning !== undefined) out.reasoning = r.reasoning;
+    if (r.toolCalls?.length) out.tool_calls = r.toolCalls;
     return out;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { LoadOptions } from '../engine/model.js';
-import type { GenerateOptions } from '../engine/types.js';
+import type { ChatMessage, ChatOptions, GenerateOptions, ResponseFormat } from '../engine/types.js';
 import { invalidParams, type RpcMethod, type RpcMethods } from './protocol.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.int().min(min).max(max).optional();
@@ -31,10 +31,60 @@ const options = {
   model: z.string().min(1).optional(),
   stream: z.boolean().optional(),
   request_id: requestId.optional(),
+  response_format: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('text') }),
+      z.strictObject({ type: z.literal('json_object') }),
+      z.strictObject({
+        type: z.literal('json_schema'),
+        json_schema: z.strictObject({ name: z.string().optional(), schema: z.record(z.string(), z.unknown()), strict: z.boolean().nullish(), description: z.string().optional() }),
+      }),
+      z.strictObject({ type: z.literal('lark'), grammar: z.string().min(1) }),
+    ])
+    .optional(),
 };
 
 const tokenIds = z.array(z.int().min(0).max(2 ** 31 - 1));
-const message = z.strictObject({ role: z.enum(['system', 'developer', 'user', 'assistant']), content: z.string() });
+const toolCall = z.strictObject({
+  id: z.string().min(1),
+  type: z.literal('function'),
+  function: z.strictObject({ name: z.string().min(1), arguments: z.string() }),
+});
+const message = z.strictObject({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+  content: z.string().nullable(),
+  tool_calls: z.array(toolCall).optional(),
+  tool_call_id: z.string().optional(),
+  name: z.string().optional(),
+  reasoning_content: z.string().optional(),
+});
+const chatExtras = {
+  tools: z
+    .array(
+      z.strictObject({
+        type: z.literal('function'),
+        function: z.strictObject({
+          name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'function names are 1-64 letters, digits, _ or -'),
+          description: z.string().optional(),
+          parameters: z.record(z.string(), z.unknown()).optional(),
+          strict: z.boolean().nullish(),
+        }),
+      }),
+    )
+    .optional(),
+  tool_choice: z
+    .union([z.enum(['auto', 'none', 'required']), z.strictObject({ type: z.literal('function'), function: z.strictObject({ name: z.string().min(1) }) })])
+    .optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  reasoning: z
+    .strictObject({
+      mode: z.enum(['auto', 'prefilled', 'off']).optional(),
+      budget: int(1),
+      effort: z.enum(['minimal', 'low', 'medium', 'high']).optional(),
+      enable_thinking: z.boolean().optional(),
+    })
+    .optional(),
+};
 
 const loadOptions = z.strictObject({
   context_length: int(1),
@@ -58,7 +108,7 @@ const schemas: { [M in RpcMethod]: z.ZodType } = {
   unload_model: z.strictObject({ id: z.string().min(1) }),
   list_models: none,
   generate: z.strictObject({ ...options, prompt: z.union([z.string(), tokenIds]) }),
-  chat: z.strictObject({ ...options, messages: z.array(message).min(1) }),
+  chat: z.strictObject({ ...options, ...chatExtras, messages: z.array(message).min(1) }),
   cancel: z.strictObject({ request_id: requestId }),
   memory_report: none,
   shutdown: none,
@@ -66,7 +116,7 @@ const schemas: { [M in RpcMethod]: z.ZodType } = {
 
 const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
-/** Renames camelCase keys to snake_case, one level deep (and in `options`). */
+/** Renames camelCase keys to snake_case, one level deep (and in `options` and `reasoning`). */
 function normalize(raw: Record<string, unknown>, path = ''): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
@@ -74,8 +124,9 @@ function normalize(raw: Record<string, unknown>, path = ''): Record<string, unkn
     if (name in out) throw invalidParams(path + name, `given twice (as ${name} and ${key})`);
     out[name] = value;
   }
-  if (out.options && typeof out.options === 'object' && !Array.isArray(out.options)) {
-    out.options = normalize(out.options as Record<string, unknown>, 'options.');
+  for (const nested of ['options', 'reasoning']) {
+    const v = out[nested];
+    if (v && typeof v === 'object' && !Array.isArray(v)) out[nested] = normalize(v as Record<string, unknown>, `${nested}.`);
   }
   return out;
 }
@@ -121,7 +172,42 @@ export function toGenerateOptions(p: RpcMethods['generate']['params'] | RpcMetho
     if (p.top_logprobs !== undefined) o.topLogprobs = p.top_logprobs;
   }
   if (p.ignore_eos !== undefined) o.ignoreEos = p.ignore_eos;
+  if (p.response_format !== undefined) o.responseFormat = toResponseFormat(p.response_format);
   return o;
+}
+
+function toResponseFormat(f: NonNullable<RpcMethods['generate']['params']['response_format']>): ResponseFormat {
+  if (f.type !== 'json_schema') return f;
+  const { name, schema, strict } = f.json_schema;
+  return { type: 'json_schema', schema, ...(name !== undefined && { name }), ...(strict != null && { strict }) };
+}
+
+/** The engine's chat messages and options for validated chat params. */
+export function toChat(p: RpcMethods['chat']['params']): { messages: ChatMessage[]; options: ChatOptions } {
+  const messages = p.messages.map((m) => {
+    const out: ChatMessage = { role: m.role, content: m.content ?? '' };
+    if (m.tool_calls) out.tool_calls = m.tool_calls;
+    if (m.tool_call_id !== undefined) out.tool_call_id = m.tool_call_id;
+    if (m.name !== undefined) out.name = m.name;
+    if (m.reasoning_content !== undefined) out.reasoning_content = m.reasoning_content;
+    return out;
+  });
+  const options: ChatOptions = toGenerateOptions(p);
+  if (p.tools?.length) {
+    options.tools = p.tools.map(({ function: { strict, ...f } }) => ({ type: 'function' as const, function: { ...f, ...(strict != null && { strict }) } }));
+  }
+  if (p.tool_choice !== undefined) options.toolChoice = p.tool_choice;
+  if (p.parallel_tool_calls !== undefined) options.parallelToolCalls = p.parallel_tool_calls;
+  if (p.reasoning) {
+    const r = p.reasoning;
+    options.reasoning = {
+      ...(r.mode && { mode: r.mode }),
+      ...(r.budget !== undefined && { budget: r.budget }),
+      ...(r.effort && { effort: r.effort }),
+      ...(r.enable_thinking !== undefined && { enableThinking: r.enable_thinking }),
+    };
+  }
+  return { messages, options };
 }
 
 /** The engine's load options for validated load_model options. */

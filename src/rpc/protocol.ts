@@ -101,6 +101,41 @@ export interface RpcGenerateOptions {
   logprobs?: boolean;
   top_logprobs?: number;
   ignore_eos?: boolean;
+  /** Constrains the output with a grammar (OpenAI's shape, plus llguidance's Lark). */
+  response_format?: RpcResponseFormat;
+}
+
+export type RpcResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; json_schema: { name?: string; schema: Record<string, unknown>; strict?: boolean } }
+  | { type: 'lark'; grammar: string };
+
+/** A call the model made (OpenAI's shape: `arguments` is a JSON object as text). */
+export interface RpcToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** A piece of a streamed tool call, as OpenAI streams `delta.tool_calls`. */
+export interface RpcToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments: string };
+}
+
+export interface RpcChatMessage {
+  role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+  content: string | null;
+  /** Assistant turns: the calls it made. */
+  tool_calls?: RpcToolCall[];
+  /** Tool turns: the call this answers, and the function's name. */
+  tool_call_id?: string;
+  name?: string;
+  /** Assistant turns: their thinking, for templates that render it. */
+  reasoning_content?: string;
 }
 
 interface GenerationCommon extends RpcGenerateOptions {
@@ -118,7 +153,14 @@ export interface RpcGenerateParams extends GenerationCommon {
 }
 
 export interface RpcChatParams extends GenerationCommon {
-  messages: { role: 'system' | 'developer' | 'user' | 'assistant'; content: string }[];
+  messages: RpcChatMessage[];
+  /** Functions the model may call (OpenAI's `tools`). */
+  tools?: { type: 'function'; function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean } }[];
+  /** `auto` (default), `none`, `required` or one function: the last two are grammar-constrained. */
+  tool_choice?: 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
+  parallel_tool_calls?: boolean;
+  /** Thinking kept apart from the answer (`reasoning` in the result and notifications). */
+  reasoning?: { mode?: 'auto' | 'prefilled' | 'off'; budget?: number; effort?: 'minimal' | 'low' | 'medium' | 'high'; enable_thinking?: boolean };
 }
 
 export interface RpcMemoryFigures {
@@ -144,6 +186,10 @@ export interface RpcTokenNotification {
   /** Tokens generated so far by this request. */
   tokens_generated: number;
   logprobs?: RpcTokenLogprob[];
+  /** Chat: thinking text added by this notification (kept out of `text`). */
+  reasoning?: string;
+  /** Chat with tools: tool-call pieces completed by this notification. */
+  tool_calls?: RpcToolCallDelta[];
   /** MLX memory of the process, sampled at most every few hundred milliseconds. */
   memory: RpcMemoryFigures;
 }
@@ -164,6 +210,12 @@ export interface RpcGenerationResult {
     total_ms: number;
   };
   logprobs?: RpcTokenLogprob[];
+  /** The stop string that ended the generation, when one did. */
+  stop_sequence?: string;
+  /** Chat: the thinking, apart from the answer in `text`. */
+  reasoning?: string;
+  /** Chat with tools: the calls the model made (finish_reason `tool_calls`). */
+  tool_calls?: RpcToolCall[];
 }
 
 export interface RpcInitializeResult {
