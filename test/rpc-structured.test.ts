@@ -3,6 +3,8 @@
 // streamed as `token` notifications, on a real child process with the fixture model.
 import Ajv from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readGgufMetadata } from '../src/engine/gguf.js';
+import { Tokenizer } from '../src/engine/tokenizer.js';
 import { FIXTURE } from './helpers/fixture.js';
 import { response, spawnRpc, token, type Message, type RpcProcess } from './helpers/rpc.js';
 
@@ -59,6 +61,18 @@ describe('rpc chat with tools', () => {
     const args = deltas.filter((d) => d.index === 0).map((d) => d.function.arguments).join('');
     expect(args).toBe(result!.tool_calls[0].function.arguments);
     expect(validate(JSON.parse(args))).toBe(true);
+  });
+
+  it('tool_call_format forces another format than the template suggests (Llama 3 JSON here)', async () => {
+    const r = await rpc.request('chat', { messages: ask, tools, tool_choice: 'required', tool_call_format: 'llama3', max_tokens: 80 });
+    expect(r.error).toBeUndefined();
+    expect(r.result).toMatchObject({ finish_reason: 'tool_calls' });
+    expect(r.result!.text).toBe('');
+    expect(validate(JSON.parse(r.result!.tool_calls[0].function.arguments))).toBe(true);
+    // What the model wrote: Llama 3's {"name", "parameters"} object, not Hermes' <tool_call> tags.
+    const raw = Tokenizer.fromGguf(await readGgufMetadata(FIXTURE)).decode(r.result!.tokens);
+    expect(raw).toContain('"parameters"');
+    expect(raw).not.toContain('<tool_call>');
   });
 
   it('takes the call and its result back in the history, and answers in text with tool_choice none', async () => {
@@ -124,6 +138,7 @@ describe('rpc bad structured params', () => {
     ['a tool name with spaces', { messages: ask, tools: [{ type: 'function', function: { name: 'get weather' } }] }, 'tools.0.function.name'],
     ['an unknown tool_choice', { messages: ask, tools, tool_choice: 'sometimes' }, 'tool_choice'],
     ['json_schema without its schema', { messages: ask, response_format: { type: 'json_schema', json_schema: { name: 'x' } } }, 'response_format.json_schema.schema'],
+    ['an unknown tool_call_format', { messages: ask, tools, tool_call_format: 'xml' }, 'tool_call_format'],
     ['an unknown reasoning field', { messages: ask, reasoning: { depth: 3 } }, 'reasoning.depth'],
     ['a tool role without content', { messages: [{ role: 'tool', tool_call_id: 'a' }] }, 'messages.0.content'],
   ];

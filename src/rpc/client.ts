@@ -62,9 +62,10 @@ export type RpcClientGenerateOptions = RpcGenerateOptions & {
 
 /** Options of chat: those of generate, plus tools and reasoning (snake_case or camelCase). */
 export type RpcClientChatOptions = RpcClientGenerateOptions &
-  Pick<RpcChatParams, 'tools' | 'tool_choice' | 'parallel_tool_calls' | 'reasoning'> & {
+  Pick<RpcChatParams, 'tools' | 'tool_choice' | 'parallel_tool_calls' | 'tool_call_format' | 'reasoning'> & {
     toolChoice?: RpcChatParams['tool_choice'];
     parallelToolCalls?: boolean;
+    toolCallFormat?: RpcChatParams['tool_call_format'];
   };
 
 type SendOptions = CallOptions & { onTimeout?: () => void };

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { LoadOptions } from '../engine/model.js';
+import { TOOL_CALL_FORMATS } from '../engine/tool-formats.js';
 import type { ChatMessage, ChatOptions, GenerateOptions, ResponseFormat } from '../engine/types.js';
 import { invalidParams, type RpcMethod, type RpcMethods } from './protocol.js';
 
@@ -76,6 +77,7 @@ const chatExtras = {
     .union([z.enum(['auto', 'none', 'required']), z.strictObject({ type: z.literal('function'), function: z.strictObject({ name: z.string().min(1) }) })])
     .optional(),
   parallel_tool_calls: z.boolean().optional(),
+  tool_call_format: z.enum(TOOL_CALL_FORMATS).optional(),
   reasoning: z
     .strictObject({
       mode: z.enum(['auto', 'prefilled', 'off']).optional(),
@@ -198,6 +200,7 @@ export function toChat(p: RpcMethods['chat']['params']): { messages: ChatMessage
   }
   if (p.tool_choice !== undefined) options.toolChoice = p.tool_choice;
   if (p.parallel_tool_calls !== undefined) options.parallelToolCalls = p.parallel_tool_calls;
+  if (p.tool_call_format !== undefined) options.toolCallFormat = p.tool_call_format;
   if (p.reasoning) {
     const r = p.reasoning;
     options.reasoning = {

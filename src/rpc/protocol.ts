@@ -159,6 +159,8 @@ export interface RpcChatParams extends GenerationCommon {
   /** `auto` (default), `none`, `required` or one function: the last two are grammar-constrained. */
   tool_choice?: 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
   parallel_tool_calls?: boolean;
+  /** How the model writes calls, when not the format inferred from its chat template. */
+  tool_call_format?: 'hermes' | 'llama3' | 'mistral' | 'gemma' | 'harmony';
   /** Thinking kept apart from the answer (`reasoning` in the result and notifications). */
   reasoning?: { mode?: 'auto' | 'prefilled' | 'off'; budget?: number; effort?: 'minimal' | 'low' | 'medium' | 'high'; enable_thinking?: boolean };
 }

@@ -22,7 +22,7 @@ export const VENV_PYTHON = join(ROOT, '.venv', 'bin', 'python');
 const REFERENCE_SCRIPT = join(ROOT, 'scripts', 'reference.py');
 const TINY_SCRIPT = join(ROOT, 'scripts', 'make-tiny-models.py');
 /** What the tiny models are made from: the directory name carries a hash of these. */
-const TINY_SOURCES = [TINY_SCRIPT, join(ROOT, 'scripts', 'tiny_families.py')];
+const TINY_SOURCES = [TINY_SCRIPT, ...['tiny_families.py', 'tiny_tokenizer.py'].map((f) => join(ROOT, 'scripts', f))];
 const CONVERT_MARKER = '.mlx-native-converted';
 
 export const TINY_MODELS = [
