@@ -6,11 +6,6 @@
 
 namespace mlxn {
 
-mx::array Model::hidden(const mx::array&, KVCache&, std::vector<int>) const {
-  throw EngineError("INVALID_ARGUMENT",
-                    "[embed] the " + info_.family + " family does not produce embeddings yet");
-}
-
 void Embedder::submit(EmbedRequest request, const ModelInfo& info) {
   if (request.inputs.empty()) throw EngineError("EMPTY_PROMPT", "[embed] no inputs");
   for (size_t i = 0; i < request.inputs.size(); ++i) {

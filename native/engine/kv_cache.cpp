@@ -15,11 +15,6 @@ int round_up(int n, int step) {
   return ((n + step - 1) / step) * step;
 }
 
-// Floor modulo: the slot of position p in a ring of `capacity` slots.
-int slot_of(int p, int capacity) {
-  return ((p % capacity) + capacity) % capacity;
-}
-
 }  // namespace
 
 KVCache::KVCache(int num_layers, int kv_heads, int head_dim, mx::Dtype dtype, int batch,

@@ -23,6 +23,11 @@ namespace mlxn {
 
 namespace mx = mlx::core;
 
+// The slot of position p (any integer) in a ring of `capacity` slots: p mod capacity, >= 0.
+inline int slot_of(int p, int capacity) {
+  return ((p % capacity) + capacity) % capacity;
+}
+
 // Where one group of layers writes and reads during a step.
 struct CacheView {
   int slot = -1;                  // every row writes slots [slot, slot + L); -1: scatter at cols

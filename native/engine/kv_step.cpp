@@ -7,14 +7,6 @@
 
 namespace mlxn {
 
-namespace {
-
-int slot_of(int p, int capacity) {
-  return ((p % capacity) + capacity) % capacity;
-}
-
-}  // namespace
-
 CacheStep KVCache::begin(int length, std::vector<int> lengths) {
   const int B = batch();
   if (lengths.empty()) lengths.assign(B, length);
@@ -48,8 +40,7 @@ CacheView KVCache::view(const Group& g, CacheStep& s) const {
   if (W > 0 && s.end > C) {
     // A ring past its capacity: position p at slot p % C. Row b's slot j holds the newest
     // p < offset_b + L with that slot (this step's tokens written), and query i at
-    // q = offset_b + i sees it when 0 <= p, q - W < p <= q. Masks are small (L x C per row),
-    // so they are made on the host.
+    // q = offset_b + i sees it when 0 <= p, q - W < p <= q.
     const int first = slot_of(s.offsets[0], C);
     if (s.uniform && first + L <= C) {
       v.slot = first;
@@ -60,20 +51,18 @@ CacheView KVCache::view(const Group& g, CacheStep& s) const {
         for (int i = 0; i < L; ++i) cols[size_t(b) * L + i] = slot_of(s.offsets[b] + i, C);
       v.cols = mx::array(cols.data(), {B, L}, mx::int32);
     }
-    const int rows = s.uniform ? 1 : B;
-    std::vector<uint8_t> visible(size_t(rows) * L * C);
-    for (int b = 0; b < rows; ++b) {
-      const int o = s.offsets[b], last = o + L - 1;
-      for (int i = 0; i < L; ++i) {
-        uint8_t* out = visible.data() + (size_t(b) * L + i) * C;
-        for (int j = 0; j < C; ++j) {
-          const int p = last - slot_of(last - j, C), q = o + i;
-          out[j] = p >= 0 && p <= q && p > q - W;
-        }
-      }
-    }
+    auto offsets = s.uniform ? mx::array(s.offsets[0]) : mx::reshape(s.offset_array, {B, 1, 1, 1});
+    auto last = mx::add(offsets, mx::array(L - 1));
+    auto j = mx::reshape(mx::arange(C, mx::int32), {1, 1, 1, C});
+    // last - j + C >= 1, so the remainder is taken of a positive number.
+    auto p = mx::subtract(
+        last, mx::remainder(mx::add(mx::subtract(last, j), mx::array(C)), mx::array(C)));
+    auto q = mx::add(offsets, mx::reshape(mx::arange(L, mx::int32), {1, 1, L, 1}));
+    auto visible =
+        mx::logical_and(mx::logical_and(mx::greater_equal(p, mx::array(0)), mx::less_equal(p, q)),
+                        mx::greater(p, mx::subtract(q, mx::array(W))));
     v.lo = 0, v.hi = C, v.mode = "array";
-    v.mask = mx::astype(mx::array(visible.data(), {rows, 1, L, C}, mx::uint8), mx::bool_);
+    v.mask = mx::broadcast_to(visible, {s.uniform ? 1 : B, 1, L, C});
     return v;
   }
   // Linear: position p at slot p.

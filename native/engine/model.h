@@ -48,10 +48,9 @@ class Model {
   virtual mx::array forward(const mx::array& tokens, KVCache& cache,
                             std::vector<int> lengths = {}) const = 0;
   // Same inputs as forward(); returns the hidden states after the final norm at every position,
-  // float32 [B, L, hidden] (padding positions included: the caller masks them). For embeddings;
-  // a family that does not implement it refuses with INVALID_ARGUMENT.
+  // float32 [B, L, hidden] (padding positions included: the caller masks them). For embeddings.
   virtual mx::array hidden(const mx::array& tokens, KVCache& cache,
-                           std::vector<int> lengths = {}) const;
+                           std::vector<int> lengths = {}) const = 0;
   // An empty cache of `batch` rows laid out for this model.
   virtual KVCache make_cache(int batch = 1) const = 0;
 

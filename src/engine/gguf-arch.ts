@@ -103,7 +103,7 @@ function qwen3moe(config: Config, k: Key, meta: GgufMetadata): Config {
  */
 function gptOss(config: Config, k: Key): Config {
   const layers = Number(config.num_hidden_layers);
-  const scaling = (config.rope_scaling ?? undefined) as Config | undefined;
+  const scaling = config.rope_scaling as Config | undefined;
   return {
     num_local_experts: k('expert_count'),
     num_experts_per_tok: k('expert_used_count'),

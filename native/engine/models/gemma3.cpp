@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "../blocks.h"
+#include "../decoder.h"
 #include "../device.h"
 #include "../errors.h"
 #include "registry.h"
@@ -44,7 +45,7 @@ struct Block {
   Linear o, gate, up, down;
 };
 
-class Gemma3 : public Model {
+class Gemma3 : public Decoder {
  public:
   Gemma3(LoadContext& ctx, const Gemma3Config& g) : g_(g), c_(g.base) {
     const mx::Dtype dt = ctx.dtype;
@@ -116,35 +117,15 @@ class Gemma3 : public Model {
     info_.parameters = stats.parameters;
     info_.quantization = stats.summary();
     info_.dtype = dt;
+    kv_heads_ = c_.num_kv_heads, head_dim_ = c_.head_dim, norm_eps_ = c_.rms_norm_eps;
+    for (bool sliding : g_.sliding) windows_.push_back(sliding ? g_.sliding_window : 0);
     info_.kv_bytes_per_token = size_t(2) * c_.num_layers * kd * mx::size_of(dt);
   }
 
-  KVCache make_cache(int batch) const override {
-    std::vector<int> windows;
-    for (bool sliding : g_.sliding) windows.push_back(sliding ? g_.sliding_window : 0);
-    return KVCache(c_.num_layers, c_.num_kv_heads, c_.head_dim, info_.dtype, batch, windows);
-  }
-
-  mx::array forward(const mx::array& tokens, KVCache& cache,
-                    std::vector<int> lengths) const override {
-    const int B = tokens.shape(0);
-    CacheStep step = cache.begin(tokens.shape(1), std::move(lengths));
-    auto x = mx::fast::rms_norm(last_positions(run_layers(tokens, cache, step), step), norm_,
-                                c_.rms_norm_eps);
-    auto logits = lm_head_ ? (*lm_head_)(x) : embed_.as_linear(x);
-    return mx::astype(mx::reshape(logits, {B, c_.vocab_size}), mx::float32);
-  }
-
-  mx::array hidden(const mx::array& tokens, KVCache& cache,
-                   std::vector<int> lengths) const override {
-    CacheStep step = cache.begin(tokens.shape(1), std::move(lengths));
-    auto x = run_layers(tokens, cache, step);
-    return mx::astype(mx::fast::rms_norm(x, norm_, c_.rms_norm_eps), mx::float32);
-  }
-
  private:
-  // Scaled embedding and every block: the hidden states before the final norm, [B, L, hidden].
-  mx::array run_layers(const mx::array& tokens, KVCache& cache, const CacheStep& step) const {
+  // The embedding is scaled by sqrt(hidden) before the first block.
+  mx::array run_layers(const mx::array& tokens, KVCache& cache,
+                       const CacheStep& step) const override {
     const float eps = c_.rms_norm_eps;
     auto x = mx::multiply(embed_(tokens), embed_scale_);
     for (int i = 0; i < int(blocks_.size()); ++i) {
@@ -213,10 +194,8 @@ class Gemma3 : public Model {
 
   Gemma3Config g_;
   DecoderConfig c_;
-  Embedding embed_;
-  mx::array embed_scale_{1.0f}, norm_{0.0f};
+  mx::array embed_scale_{1.0f};
   std::vector<Block> blocks_;
-  std::optional<Linear> lm_head_;
   Rope global_rope_, local_rope_;
   StreamLease extra_streams_;
 };

@@ -2,6 +2,7 @@
 // config.json's rope_scaling.
 #include "llama.h"
 
+#include "../decoder.h"
 #include "../device.h"
 #include "../errors.h"
 #include "registry.h"
@@ -18,7 +19,7 @@ struct Block {
   bool rope = true;
 };
 
-class LlamaDecoder : public Model {
+class LlamaDecoder : public Decoder {
  public:
   LlamaDecoder(LoadContext& ctx, const DecoderConfig& c, LlamaOptions options) : config_(c) {
     const mx::Dtype dt = ctx.dtype;
@@ -40,6 +41,7 @@ class LlamaDecoder : public Model {
     }
     const AttentionOptions attn{options.qkv_bias, options.qk_norm, options.sinks};
     windows_ = options.windows;
+    kv_heads_ = c.num_kv_heads, head_dim_ = c.head_dim, norm_eps_ = c.rms_norm_eps;
     for (int i = 0; i < c.num_layers; ++i) {
       const std::string p = "model.layers." + std::to_string(i);
       Block b{take_vector(w, p + ".input_layernorm.weight", dt),
@@ -101,31 +103,9 @@ class LlamaDecoder : public Model {
         size_t(2) * c.num_layers * c.num_kv_heads * c.head_dim * mx::size_of(dt);
   }
 
-  KVCache make_cache(int batch) const override {
-    return KVCache(config_.num_layers, config_.num_kv_heads, config_.head_dim, info_.dtype, batch,
-                   windows_);
-  }
-
-  mx::array forward(const mx::array& tokens, KVCache& cache,
-                    std::vector<int> lengths) const override {
-    const int B = tokens.shape(0);
-    CacheStep step = cache.begin(tokens.shape(1), std::move(lengths));
-    auto x = last_positions(run_layers(tokens, cache, step), step);
-    x = mx::fast::rms_norm(x, norm_, config_.rms_norm_eps);
-    auto logits = lm_head_ ? (*lm_head_)(x) : embed_.as_linear(x);
-    return mx::astype(mx::reshape(logits, {B, config_.vocab_size}), mx::float32);
-  }
-
-  mx::array hidden(const mx::array& tokens, KVCache& cache,
-                   std::vector<int> lengths) const override {
-    CacheStep step = cache.begin(tokens.shape(1), std::move(lengths));
-    auto x = run_layers(tokens, cache, step);
-    return mx::astype(mx::fast::rms_norm(x, norm_, config_.rms_norm_eps), mx::float32);
-  }
-
  private:
-  // Embedding and every block: the hidden states before the final norm, [B, L, hidden].
-  mx::array run_layers(const mx::array& tokens, KVCache& cache, const CacheStep& step) const {
+  mx::array run_layers(const mx::array& tokens, KVCache& cache,
+                       const CacheStep& step) const override {
     const float eps = config_.rms_norm_eps;
     auto x = embed_(tokens);
     const Rope none;
@@ -141,12 +121,8 @@ class LlamaDecoder : public Model {
   }
 
   DecoderConfig config_;
-  Embedding embed_;
   std::vector<Block> blocks_;
-  mx::array norm_{0.0f};
-  std::optional<Linear> lm_head_;
   Rope rope_;
-  std::vector<int> windows_;   // per layer, the KV cache's layout (kv_cache.h)
   StreamLease extra_streams_;  // the CPU matmul shards' streams; returned with the model
 };
 
