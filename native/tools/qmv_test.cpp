@@ -7,9 +7,11 @@
 //                      bits × groups 32/64/128) in bfloat16, 4 and 8 bits in float16 too, 4
 //                      bits g64 in float32, each at 1 to 64 rows; prints "ok ..."/"FAIL ..."
 //                      lines, then "N passed, N failed" (--bits B: that width only)
-//   qmv_test bench     µs and GB/s per call at 1, 4, 8, 16, 64 rows for Llama-3.1-8B's
+//   qmv_test bench     µs and GB/s per call at 1, 4, 8, 16, 64 rows (--rows) for Llama-3.1-8B's
 //                      projection shapes, kernel vs quantized_matmul (4-bit g64 bfloat16 unless
-//                      --bits/--group/--dtype), weights cycled through copies larger than L2
+//                      --bits/--group/--dtype; --baseline no: the kernel only), weights cycled
+//                      through copies larger than L2. MLX_NATIVE_QMV_TILING picks the kernel's
+//                      tiling (qmv_kernel.cpp), for check and bench alike.
 //
 // The reference is float32 on the CPU: x · (q·scale + bias)ᵀ, the weights dequantized in float32.
 // The kernel sums in float32 and rounds once, so it must be within one rounding of the
@@ -21,8 +23,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -144,16 +148,19 @@ double micros(F fn, int copies, int calls) {
   return t[t.size() / 2];
 }
 
-int bench(int bits, int group, mx::Dtype dtype) {
+int bench(int bits, int group, mx::Dtype dtype, const std::vector<int>& row_counts, bool baseline) {
   struct Shape {
     const char* name;
     int k, n;
   };
-  const std::vector<Shape> shapes{{"q/o_proj", 4096, 4096},
-                                  {"k/v_proj", 4096, 1024},
-                                  {"gate/up_proj", 4096, 14336},
-                                  {"down_proj", 14336, 4096}};
-  std::printf("%-13s %6s %6s %5s %12s %12s %10s %10s %8s\n", "shape", "K", "N", "rows", "kernel us",
+  // The engine fuses q/k/v and gate/up into one matmul each (blocks.cpp): those are the shapes a
+  // decode step runs; the separate ones are the published layers.
+  const std::vector<Shape> shapes{{"qkv (fused)", 4096, 6144},      {"o_proj", 4096, 4096},
+                                  {"gate_up (fused)", 4096, 28672}, {"down_proj", 14336, 4096},
+                                  {"k/v_proj", 4096, 1024},         {"gate/up_proj", 4096, 14336}};
+  const char* tiling = std::getenv("MLX_NATIVE_QMV_TILING");
+  std::printf("tiling %s\n", tiling ? tiling : "default");
+  std::printf("%-15s %6s %6s %5s %12s %12s %10s %10s %8s\n", "shape", "K", "N", "rows", "kernel us",
               "qmm us", "kernel GB/s", "qmm GB/s", "speedup");
   for (const auto& s : shapes) {
     const double bytes =
@@ -166,19 +173,20 @@ int bench(int bits, int group, mx::Dtype dtype) {
       mx::eval(ws.back());
     }
     const int calls = std::max(32, copies);
-    for (int rows : {1, 4, 8, 16, 64}) {
+    for (int rows : row_counts) {
       auto x = mx::astype(mx::random::normal({rows, s.k}), dtype);
       mx::eval(x);
       double tk =
           micros([&](int i) { return qmv::matmul(x, ws[i][0], ws[i][1], ws[i][2], bits, group); },
                  copies, calls);
-      double tq = micros(
-          [&](int i) {
-            return mx::quantized_matmul(x, ws[i][0], ws[i][1], ws[i][2], true, group, bits,
-                                        "affine");
-          },
-          copies, calls);
-      std::printf("%-13s %6d %6d %5d %12.1f %12.1f %10.0f %10.0f %7.2fx\n", s.name, s.k, s.n, rows,
+      double tq = !baseline ? NAN
+                            : micros(
+                                  [&](int i) {
+                                    return mx::quantized_matmul(x, ws[i][0], ws[i][1], ws[i][2],
+                                                                true, group, bits, "affine");
+                                  },
+                                  copies, calls);
+      std::printf("%-15s %6d %6d %5d %12.1f %12.1f %10.0f %10.0f %7.2fx\n", s.name, s.k, s.n, rows,
                   tk, tq, bytes / tk / 1e3, bytes / tq / 1e3, tq / tk);
       std::fflush(stdout);
     }
@@ -257,7 +265,7 @@ int main(int argc, char** argv) {
     if (mode == "refuse") return refuse();
     if (mode != "check" && mode != "bench") {
       std::cerr << "usage: qmv_test backend | refuse | check [--bits B] | bench [--bits 4] "
-                   "[--group 64] [--dtype bfloat16]\n";
+                   "[--group 64] [--dtype bfloat16] [--rows 1,4,8,16,64] [--baseline yes|no]\n";
       return 2;
     }
     if (backend_name() != "cuda") {
@@ -266,9 +274,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (mode == "check") return check(std::stoi(arg(argc, argv, "--bits", "0")));
+    std::vector<int> rows;
+    std::istringstream list(arg(argc, argv, "--rows", "1,4,8,16,64"));
+    for (std::string r; std::getline(list, r, ',');) rows.push_back(std::stoi(r));
     return bench(std::stoi(arg(argc, argv, "--bits", "4")),
                  std::stoi(arg(argc, argv, "--group", "64")),
-                 parse_dtype(arg(argc, argv, "--dtype", "bfloat16")));
+                 parse_dtype(arg(argc, argv, "--dtype", "bfloat16")), rows,
+                 arg(argc, argv, "--baseline", "yes") != "no");
   } catch (const std::exception& e) {
     std::cerr << "qmv_test: " << e.what() << std::endl;
     return 1;

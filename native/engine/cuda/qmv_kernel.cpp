@@ -1,5 +1,9 @@
 #include "qmv_kernel.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -189,35 +193,48 @@ __device__ __forceinline__ void qmv_tile(const T* x, const uint32_t* w, const T*
     }
 }
 
-// Chunks per stage (two stages in flight): more where few rows leave registers free.
-template <int BITS, int MR>
-constexpr int loads_ahead() {
-  return MR == 1 && BITS <= 4 ? 2 : 1;
-}
-
-template <typename T, int BITS, int GS, int MR>
-__device__ __forceinline__ void qmv_rows(const T* x, const uint32_t* w, const T* scales,
-                                         const T* biases, T* y, int M, int K, int N) {
-  if (N >= 4096)
-    qmv_tile<T, BITS, GS, MR, 4, loads_ahead<BITS, MR>()>(x, w, scales, biases, y, M, K, N);
-  else
-    qmv_tile<T, BITS, GS, MR, 2, loads_ahead<BITS, MR>()>(x, w, scales, biases, y, M, K, N);
-}
 )";
 
-// One kernel per format and rows per tile (MLX compiles each with NVRTC once per process; one
-// kernel for every tile size would be allocated the registers of the largest). The rows per
-// tile (1, 2, 4, 8) and columns per warp (4 from 4096 outputs, else 2) are tiling()'s.
+// One kernel per format and tiling (MLX compiles each with NVRTC once per process; one kernel
+// for every tile size would be allocated the registers of the largest).
 constexpr const char* kSource = R"(
   const int M = x_shape[0], K = x_shape[1], N = w_shape[0];
-  qmv_rows<T, BITS, GS, MR>(x, w, scales, biases, y, M, K, N);
+  qmv_tile<T, BITS, GS, MR, NC, U>(x, w, scales, biases, y, M, K, N);
 )";
 
 struct Tiling {
-  int rows, columns;  // rows per tile, output columns per warp
+  int rows;     // rows per tile: 1, 2, 4 or 8
+  int columns;  // output columns per warp
+  int ahead;    // chunks per load stage (two stages in flight below 8 rows)
+  int warps;    // warps per block
 };
-Tiling tiling(int M, int N) {
-  return {M == 1 ? 1 : M == 2 ? 2 : M <= 4 ? 4 : 8, N >= 4096 ? 4 : 2};
+
+// MLX_NATIVE_QMV_TILING="columns,ahead,warps" replaces the defaults (to measure other tilings).
+std::optional<Tiling> tiling_override() {
+  static const std::optional<Tiling> t = []() -> std::optional<Tiling> {
+    const char* v = std::getenv("MLX_NATIVE_QMV_TILING");
+    Tiling t{};
+    if (!v || std::sscanf(v, "%d,%d,%d", &t.columns, &t.ahead, &t.warps) != 3) return std::nullopt;
+    const auto in = [](int x, std::initializer_list<int> ok) {
+      return std::find(ok.begin(), ok.end(), x) != ok.end();
+    };
+    if (!in(t.columns, {1, 2, 4, 8}) || !in(t.ahead, {1, 2, 4}) || !in(t.warps, {1, 2, 4, 8})) {
+      std::cerr << "[mlx-native] MLX_NATIVE_QMV_TILING=" << v
+                << " is not columns (1|2|4|8),ahead (1|2|4),warps (1|2|4|8): ignored\n";
+      return std::nullopt;
+    }
+    return t;
+  }();
+  return t;
+}
+
+// Four columns a warp from 4096 outputs (else two), more chunks in flight where one row leaves
+// registers free.
+Tiling tiling(int M, int N, int bits) {
+  Tiling t{M == 1 ? 1 : M == 2 ? 2 : M <= 4 ? 4 : 8, N >= 4096 ? 4 : 2, 1, 4};
+  if (M == 1 && bits <= 4) t.ahead = 2;
+  if (auto o = tiling_override()) t.columns = o->columns, t.ahead = o->ahead, t.warps = o->warps;
+  return t;
 }
 
 // The sources without comments and indentation: MLX rebuilds and hashes the kernel's source text
@@ -233,8 +250,6 @@ std::string compact(const char* text) {
   }
   return out;
 }
-
-constexpr int kWarps = 4;
 
 const mx::fast::CustomKernelFunction& kernel() {
   static const auto* k = new mx::fast::CustomKernelFunction(
@@ -262,13 +277,18 @@ mx::array matmul(const mx::array& x, const mx::array& w, const mx::array& scales
     throw std::invalid_argument("[qmv] unsupported shapes or format");
   }
   // Up to 8 rows share one read of the weights; more go in tiles of 8 (grid x, so a weight
-  // block's tiles run together and the later ones read it from L2). Block: 32 × kWarps threads.
-  const Tiling t = tiling(M, N);
+  // block's tiles run together and the later ones read it from L2). Block: 32 × warps threads.
+  const Tiling t = tiling(M, N, bits);
   const int tiles = (M + t.rows - 1) / t.rows;
-  const int col_blocks = (N + kWarps * t.columns - 1) / (kWarps * t.columns);
+  const int col_blocks = (N + t.warps * t.columns - 1) / (t.warps * t.columns);
   return kernel()({x, w, scales, biases}, {{M, N}}, {x.dtype()},
-                  {32 * tiles, kWarps * col_blocks, 1}, {32, kWarps, 1},
-                  {{"T", x.dtype()}, {"BITS", bits}, {"GS", group_size}, {"MR", t.rows}},
+                  {32 * tiles, t.warps * col_blocks, 1}, {32, t.warps, 1},
+                  {{"T", x.dtype()},
+                   {"BITS", bits},
+                   {"GS", group_size},
+                   {"MR", t.rows},
+                   {"NC", t.columns},
+                   {"U", t.ahead}},
                   std::nullopt, false, s)[0];
 }
 
