@@ -45,11 +45,16 @@ bench
 """
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-import mlx.core as mx
+# The reference computes float32 in float32: on CUDA, MLX uses TF32 for float32 matmuls unless
+# told not to (the engine turns it off the same way, native/engine/device.cpp).
+os.environ.setdefault("MLX_ENABLE_TF32", "0")
+
+import mlx.core as mx  # noqa: E402
 
 
 def _log(*args):

@@ -242,6 +242,8 @@ export interface NativeEngine {
 
 export interface NativeAddon {
   Engine: new (onEvents: (events: NativeEvent[]) => void) => NativeEngine;
+  /** Stops and joins every engine thread of this environment (native/addon/addon.cpp). */
+  closeAll?(): void;
   abi: number;
 }
 
@@ -294,8 +296,12 @@ export function loadAddon(): NativeAddon {
       continue;
     }
     try {
-      cached = require(file) as NativeAddon;
+      const addon = require(file) as NativeAddon;
+      cached = addon;
       cachedFile = file;
+      // process.exit() skips the addon's environment cleanup on the main thread: stop the engine
+      // threads before the C library's exit handlers tear MLX and the GPU runtime down under them.
+      process.once('exit', () => addon.closeAll?.());
       return cached;
     } catch (err) {
       tried.push(`${file}: ${(err as Error).message.split('\n')[0]}`);

@@ -49,7 +49,9 @@ let model: Model;
 beforeAll(async () => {
   requireVenv();
   dir = await ensureFixtureF32();
-  model = await loadModel(dir);
+  // float32 as the reference computes (GPUs default to float16), and the CPU's prefill step on
+  // every backend: the test beside generation counts the steps a long embedding takes.
+  model = await loadModel(dir, { dtype: 'float32', prefillChunk: 32 });
 });
 afterAll(async () => {
   await model?.dispose();
@@ -85,7 +87,7 @@ describe('model.embed against mlx-lm', () => {
       for (const f of await readdir(tiny)) await symlink(join(tiny, f), join(withPooling, f));
       await mkdir(join(withPooling, '1_Pooling'));
       await writeFile(join(withPooling, '1_Pooling', 'config.json'), JSON.stringify({ pooling_mode_lasttoken: true, pooling_mode_mean_tokens: false }));
-      const qwen = await loadModel(withPooling);
+      const qwen = await loadModel(withPooling, { dtype: 'float32' });
       try {
         expect(qwen.info.pooling).toBe('last');
         const ids = [[1, 2, 3, 4, 5, 6, 7], [9, 8], [42]];
@@ -114,7 +116,7 @@ describe('model.embed against mlx-lm', () => {
   }, 300_000);
 
   it('the GGUF fixture gives the vectors of its float32 conversion', async () => {
-    const gguf = await loadModel(await ensureFixture(), { onWarning: () => undefined });
+    const gguf = await loadModel(await ensureFixture(), { dtype: 'float32', prefillChunk: 32, onWarning: () => undefined });
     try {
       const [a, b] = await Promise.all([gguf.embed(TEXTS), model.embed(TEXTS)]);
       for (const [i, v] of a.embeddings.entries()) expect(maxDiff(v, b.embeddings[i])).toBeLessThan(TOL);
@@ -176,7 +178,7 @@ describe('embedding beside generation', () => {
     await reading;
     expect(embeddings).toHaveLength(2);
     const during = arrivals.filter((t) => t > started && t < ended).length;
-    // Beside a running stream an embedding step is prefill-sized (32 tokens on the CPU backend),
+    // Beside a running stream an embedding step is prefill-sized (32 tokens, as loaded above),
     // so the ~180 tokens take several steps, each followed by a decode step whose token reaches JS.
     expect(during).toBeGreaterThanOrEqual(4);
   }, 300_000);

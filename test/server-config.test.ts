@@ -71,6 +71,7 @@ describe('serve configuration', () => {
     expect(() => config(['--model', 'm', '--port', '70000'])).toThrow(ConfigError);
     expect(() => config(['--model', 'm', '--max-queue', 'lots'])).toThrow(/--max-queue/);
     expect(() => config(['--model', 'm', '--bogus'])).toThrow(ConfigError);
+    expect(() => config(['--model', 'm', '--dtype', 'float64'])).toThrow(/--dtype \(MLX_NATIVE_DTYPE\): "float64" is not one of float32, float16, bfloat16/);
   });
 
   it('keeps the headers timeout within the request timeout', () => {
@@ -92,17 +93,18 @@ describe('serve configuration', () => {
       '    kv_budget: 1.5GiB',
       '    prefix_cache: 256MiB',
       '    chat_template_file: t.jinja',
+      '    dtype: bfloat16',
       '    pinned: true',
       '  llama:',
       '    path: /abs/llama',
       '    idle_ttl: 0',
     ].join('\n');
     await writeFile(join(dir, 'models.yaml'), yaml);
-    const c = config(['--model', 'a=/m/a.gguf', '--model', 'b=/m/b', '--models-file', join(dir, 'models.yaml'), '--max-slots', '3']);
+    const c = config(['--model', 'a=/m/a.gguf', '--model', 'b=/m/b', '--models-file', join(dir, 'models.yaml'), '--max-slots', '3', '--dtype', 'float32']);
     expect(c.models.map((m) => m.name)).toEqual(['a', 'b', 'qwen', 'llama']);
     expect(c.servedModelName).toBe('a');
     expect(c.memoryBudgetBytes).toBe(8 * 2 ** 30);
-    expect(c.models[0]).toMatchObject({ path: '/m/a.gguf', preload: true, maxBatch: 3, idleTtlMs: 0 });
+    expect(c.models[0]).toMatchObject({ path: '/m/a.gguf', preload: true, maxBatch: 3, dtype: 'float32', idleTtlMs: 0 });
     expect(c.models[2]).toMatchObject({
       path: join(dir, 'qwen.gguf'),
       aliases: ['q', 'default-chat'],
@@ -111,6 +113,7 @@ describe('serve configuration', () => {
       kvBudgetBytes: 1.5 * 2 ** 30,
       prefixCacheBytes: 256 * 2 ** 20,
       chatTemplate: '{{ messages[0].content }}',
+      dtype: 'bfloat16',
       pinned: true,
       preload: true,
       idleTtlMs: 60_000,

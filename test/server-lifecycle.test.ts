@@ -113,12 +113,17 @@ describe('cancellation', () => {
 });
 
 describe('shutdown', () => {
-  const body = (maxTokens: number, stream: boolean) => ({ prompt: 'Once upon a time', max_tokens: maxTokens, stream });
+  // ignore_eos: a request runs exactly as long as its max_tokens say.
+  const body = (maxTokens: number, stream: boolean) => ({ prompt: 'Once upon a time', max_tokens: maxTokens, ignore_eos: true, stream });
 
   it('on SIGTERM refuses new work with 503, finishes in-flight requests and exits 0', async () => {
     const server = await startServer(['--shutdown-timeout', '60']);
-    // Long enough (~3 s here) to still be running when the 503 checks below are made.
-    const stream = openStream(server.url, '/v1/completions', body(30, true));
+    // About 3 s of decoding on this device (30 tokens on the CI CPU, ~1000 on an H200), so the
+    // request is still running when the 503 checks below are made.
+    const t0 = performance.now();
+    expect((await request(server.url, 'POST', '/v1/completions', { body: body(16, false) })).status).toBe(200);
+    const perSecond = 16 / ((performance.now() - t0) / 1000);
+    const stream = openStream(server.url, '/v1/completions', body(Math.min(7000, Math.max(30, Math.ceil(perSecond * 3))), true));
     await stream.waitForEvents(1);
     server.proc.kill('SIGTERM');
     await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down'));
@@ -140,8 +145,8 @@ describe('shutdown', () => {
 
   it('on SIGINT aborts what is still running after --shutdown-timeout, with finish_reason "abort", and exits 0', async () => {
     const server = await startServer(['--shutdown-timeout', '1']);
-    const stream = openStream(server.url, '/v1/completions', body(500, true));
-    const whole = request(server.url, 'POST', '/v1/completions', { body: body(500, false) });
+    const stream = openStream(server.url, '/v1/completions', body(4000, true));
+    const whole = request(server.url, 'POST', '/v1/completions', { body: body(4000, false) });
     await stream.waitForEvents(1);
     const t0 = performance.now();
     server.proc.kill('SIGINT');

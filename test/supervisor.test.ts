@@ -65,7 +65,8 @@ describe('drop-in for an MLX server binary', () => {
     // Traffic: a request that finishes, and two long ones still running at SIGTERM.
     const quick = await request(base, 'POST', '/v1/completions', { body: { prompt: 'The capital of France is', max_tokens: 4, temperature: 0 } });
     expect(quick.status).toBe(200);
-    const long = { messages: [{ role: 'user', content: 'Tell me a long story.' }], max_tokens: 4000, temperature: 0 };
+    // Longer than the 5 s shutdown timeout on any device (ignore_eos: no early stop).
+    const long = { messages: [{ role: 'user', content: 'Tell me a long story.' }], max_tokens: 8000, ignore_eos: true, temperature: 0 };
     const stream = openStream(base, '/v1/chat/completions', { ...long, stream: true });
     const whole = request(base, 'POST', '/v1/chat/completions', { body: long });
     await stream.waitForEvents(3);

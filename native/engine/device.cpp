@@ -12,6 +12,18 @@
 
 namespace mlxn {
 
+namespace {
+
+// float32 means float32 on every backend. MLX computes float32 matmuls on TF32 tensor cores on
+// CUDA unless MLX_ENABLE_TF32=0: 10 of float32's 23 mantissa bits, about 1e-3 relative error,
+// so a float32 model disagreed with the CPU and with itself across batch sizes (seen on an
+// H200). The engine computes in float32 only when asked to (GPUs default to float16), so TF32
+// is off unless the user sets MLX_ENABLE_TF32 themselves. MLX reads the variable once, at the
+// first float32 matmul, which comes after this library is loaded.
+[[maybe_unused]] const bool kFloat32IsFloat32 = setenv("MLX_ENABLE_TF32", "0", 0) == 0;
+
+}  // namespace
+
 std::string backend_name() {
   if (mx::default_device() == mx::Device::cpu) return "cpu";
   if (mx::metal::is_available()) return "metal";

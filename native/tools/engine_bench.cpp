@@ -10,8 +10,12 @@
 //   memory | reset-peak | profile STEPS CONTEXT BATCH | quit
 //
 // Every reply is one JSON line on stdout; diagnostics go to stderr.
+#include <mlx/primitives.h>
+
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <unordered_set>
 
 #include "engine/errors.h"
 #include "engine/scheduler.h"
@@ -39,6 +43,28 @@ std::vector<std::vector<int32_t>> parse_prompts(std::istringstream& in) {
   return prompts;
 }
 
+// The operations one step's graph will evaluate, by primitive (inputs already computed, such as
+// weights, are not counted): every one costs host time to encode on a GPU.
+std::string op_counts(const mx::array& out) {
+  std::map<std::string, int> counts;
+  std::unordered_set<std::uintptr_t> seen;
+  std::vector<mx::array> todo{out};
+  int total = 0;
+  while (!todo.empty()) {
+    mx::array a = todo.back();
+    todo.pop_back();
+    if (!a.has_primitive() || !seen.insert(a.id()).second) continue;
+    for (const auto& s : a.siblings()) seen.insert(s.id());
+    ++counts[a.primitive().name()];
+    ++total;
+    for (const auto& in : a.inputs()) todo.push_back(in);
+  }
+  std::ostringstream o;
+  o << "{\"total\":" << total;
+  for (const auto& [name, n] : counts) o << "," << quote(name) << ":" << n;
+  return o.str() + "}";
+}
+
 // Times one decode step split into graph building (host) and evaluation (device), first
 // synchronously, then pipelined as the scheduler runs it. Runs on the engine thread.
 std::string profile(const Model& m, int steps, int context, int batch) {
@@ -56,11 +82,18 @@ std::string profile(const Model& m, int steps, int context, int batch) {
     return mx::astype(mx::argmax(logits, 1), mx::int32);
   };
   mx::array tok = mx::full({batch}, 42, mx::int32);
+  mx::eval(tok);
+  std::string ops;
   double build = 0, eval = 0;
   for (int i = 0; i < steps; ++i) {
     auto t0 = Clock::now();
     tok = next(tok);
     double b = ms_since(t0);
+    if (i == 0) {  // not timed
+      auto tc = Clock::now();
+      ops = op_counts(tok);
+      t0 += Clock::now() - tc;
+    }
     mx::eval(tok);
     build += b;
     eval += ms_since(t0) - b;
@@ -86,7 +119,8 @@ std::string profile(const Model& m, int steps, int context, int batch) {
   std::ostringstream o;
   o << "\"steps\":" << steps << ",\"context\":" << context << ",\"batch\":" << batch
     << ",\"buildMs\":" << build / steps << ",\"evalMs\":" << eval / steps
-    << ",\"encodeMs\":" << encode / steps << ",\"pipelinedStepMs\":" << ms_since(t0) / steps;
+    << ",\"encodeMs\":" << encode / steps << ",\"ops\":" << ops
+    << ",\"pipelinedStepMs\":" << ms_since(t0) / steps;
   return o.str();
 }
 

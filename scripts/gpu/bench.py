@@ -175,6 +175,11 @@ def step_setup(a):
     for sp in site.getsitepackages():
         if os.path.isdir(os.path.join(sp, "nvidia")) and not os.path.exists(link):
             os.symlink(os.path.join(sp, "nvidia"), link)
+    llg_tar = ".gpu-llg/llguidance.tar.gz"
+    if os.path.exists(llg_tar):
+        with tarfile.open(llg_tar) as t:
+            t.extractall(os.path.dirname(a.llguidance))
+        log("unpacked", llg_tar, "into", a.llguidance)
     sh([sys.executable, "-c", "import mlx.core as mx; print('mlx', mx.__version__, "
         "mx.default_device(), mx.array([1.0, 2.0]).sum().item())"], env=child_env(a))
 
@@ -235,6 +240,9 @@ def start_build(a):
         inc = os.path.dirname(cudnn_h[0])
         configure += [f"-DCUDNN_INCLUDE_PATH={inc}",
                       f"-DCUDNN_LIBRARY_PATH={os.path.join(os.path.dirname(inc), 'lib')}"]
+    llg = a.llguidance  # prepare.sh: the static library built here, unpacked by step setup
+    if os.path.exists(os.path.join(llg, "include", "llguidance.h")):
+        configure.append(f"-DLLGUIDANCE_DIR={llg}")
     nlohmann = os.path.join(a.mlx_dir, "nlohmann_json", "include")  # from .gpu-whl (setup)
     if os.path.exists(os.path.join(nlohmann, "nlohmann", "json.hpp")):
         configure.append(f"-DNLOHMANN_JSON_INCLUDE_DIR={nlohmann}")
@@ -622,6 +630,8 @@ def main():
     ap.add_argument("--src-dir", default="", help="build this tree instead (e.g. '.')")
     ap.add_argument("--mlx-dir", default="", help="default ROOT/mlx")
     ap.add_argument("--build-dir", default="", help="default ROOT/build")
+    ap.add_argument("--llguidance", default="", help="llguidance folder (include/, lib/); "
+                    "default ROOT/llguidance, unpacked from .gpu-llg/ by step setup")
     ap.add_argument("--ptx-cache", default="/root/ptx-cache",
                     help="MLX_PTX_CACHE_DIR for every MLX process ('' = MLX's default)")
     ap.add_argument("--ptx-seed", default=".gpu-ptx/ptx-cache.tar.gz",
@@ -634,6 +644,7 @@ def main():
     a = ap.parse_args()
     a.mlx_dir = a.mlx_dir or os.path.join(a.root, "mlx")
     a.build_dir = a.build_dir or os.path.join(a.root, "build")
+    a.llguidance = a.llguidance or os.path.join(a.root, "llguidance")
     a.streams = [int(x) for x in a.streams.split(",") if x]
     a.profile_batches = [int(x) for x in a.profile_batches.split(",") if x]
     if a.engine_warmup_tokens is None:

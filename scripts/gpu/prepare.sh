@@ -17,7 +17,7 @@ JSON=$(sed -n "s/.*JSON_VERSION = '\([0-9.]*\)'.*/\1/p" scripts/setup-json.mjs 2
 MLX_LM=${MLX_LM:-0.32.2}
 echo "mlx $MLX, mlx-lm $MLX_LM, nlohmann-json ${JSON:-none}, source $REV"
 
-mkdir -p .gpu-dl .gpu-mlxcuda-a .gpu-mlxcuda-b .gpu-whl .gpu-src .gpu-ptx
+mkdir -p .gpu-dl .gpu-mlxcuda-a .gpu-mlxcuda-b .gpu-whl .gpu-src .gpu-ptx .gpu-llg
 PLAT=(--only-binary=:all: --python-version 3.12 --implementation cp
       --platform manylinux_2_35_x86_64 --platform manylinux_2_28_x86_64
       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64)
@@ -39,6 +39,15 @@ split -b 45M -d "$WHEEL" .gpu-mlxcuda-a/part      # part00 (45 MiB), part01 (the
 mv .gpu-mlxcuda-a/part01 .gpu-mlxcuda-b/
 [ ! -e .gpu-mlxcuda-a/part02 ] || { echo "more than two parts?" >&2; exit 1; }
 
+# llguidance (the addon and tools link it statically): cargo builds it here, the device has no
+# network. Debug sections stripped, compressed: about 8 MiB.
+LLG=deps/llguidance
+[ -f $LLG/lib/libllguidance.a ] || node scripts/setup-llguidance.mjs
+rm -rf .gpu-llg && mkdir -p .gpu-llg/tmp/llguidance/lib .gpu-llg/tmp/llguidance/include
+cp $LLG/include/llguidance.h .gpu-llg/tmp/llguidance/include/
+strip --strip-debug -o .gpu-llg/tmp/llguidance/lib/libllguidance.a $LLG/lib/libllguidance.a
+tar -C .gpu-llg/tmp -czf .gpu-llg/llguidance.tar.gz llguidance && rm -rf .gpu-llg/tmp
+
 git archive "$REV" -o .gpu-src/src.tar
 git rev-parse "$REV" > .gpu-src/REV
-du -sh .gpu-mlxcuda-a .gpu-mlxcuda-b .gpu-whl .gpu-src .gpu-ptx
+du -sh .gpu-mlxcuda-a .gpu-mlxcuda-b .gpu-whl .gpu-src .gpu-ptx .gpu-llg

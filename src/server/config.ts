@@ -66,6 +66,8 @@ export interface ServeConfig {
   maxBatch?: number;
   /** Prompt tokens per prefill step (passed to loadModel); a cancel waits for the current step. */
   prefillChunk?: number;
+  /** Compute dtype (passed to loadModel); undefined = the backend's default. */
+  dtype?: 'float32' | 'float16' | 'bfloat16';
   shutdownTimeoutMs: number;
   /** Time a client has to send a whole request (headers and body). */
   requestTimeoutMs: number;
@@ -109,6 +111,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'maxBatch', flag: 'max-batch', env: 'MLX_NATIVE_MAX_BATCH', type: 'string', arg: 'N', help: 'sequences the engine decodes together (default 16)' },
   { key: 'maxSlots', flag: 'max-slots', env: 'MLX_NATIVE_MAX_SLOTS', type: 'string', arg: 'N', help: 'the same as --max-batch' },
   { key: 'prefillChunk', flag: 'prefill-chunk', env: 'MLX_NATIVE_PREFILL_CHUNK', type: 'string', arg: 'N', help: 'prompt tokens per prefill step; smaller makes cancelling during a long prefill quicker (default: 32 on CPU, 512 on GPUs)' },
+  { key: 'dtype', flag: 'dtype', env: 'MLX_NATIVE_DTYPE', type: 'string', arg: 'TYPE', help: 'compute dtype: float32, float16 or bfloat16 (default: float32 on CPU, float16 on GPUs)' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'MLX_NATIVE_SHUTDOWN_TIMEOUT', type: 'string', arg: 'SECONDS', default: '5', help: 'on SIGTERM/SIGINT, time in-flight requests get to finish before they are aborted; the process exits at most 4.5 s later' },
   { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'MLX_NATIVE_REQUEST_TIMEOUT', type: 'string', arg: 'SECONDS', default: '30', help: 'time a client has to send its whole request' },
   { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'MLX_NATIVE_HEADERS_TIMEOUT', type: 'string', arg: 'SECONDS', default: '10', help: 'time a client has to send its request headers' },
@@ -161,6 +164,7 @@ const ConfigSchema = z.object({
   acceptAnyModel: bool.default(false),
   maxBatch: int(1).optional(),
   prefillChunk: int(1).optional(),
+  dtype: oneOf(['float32', 'float16', 'bfloat16'] as const),
   shutdownTimeoutMs: seconds,
   requestTimeoutMs: seconds.refine((ms) => ms > 0, 'must be more than 0'),
   headersTimeoutMs: seconds.refine((ms) => ms > 0, 'must be more than 0'),
@@ -243,7 +247,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 function servedModels(
   args: string[],
   file: string | undefined,
-  c: { servedModelName?: string; maxBatch?: number; prefillChunk?: number; idleTtlMs: number },
+  c: { servedModelName?: string; maxBatch?: number; prefillChunk?: number; dtype?: ModelConfig['dtype']; idleTtlMs: number },
 ): { list: ModelConfig[]; fileBudget?: number } {
   if (args.length === 0 && !file) {
     throw new ConfigError('--model (MLX_NATIVE_MODEL): a model is required: pass --model PATH, --model NAME=PATH or --models-file FILE');
@@ -269,7 +273,12 @@ function servedModels(
     fileBudget = parsed.memoryBudgetBytes;
     fromFile.push(...parsed.models);
   }
-  const list = [...fromArgs, ...fromFile].map((m) => ({ ...m, maxBatch: m.maxBatch ?? c.maxBatch, prefillChunk: m.prefillChunk ?? c.prefillChunk }));
+  const list = [...fromArgs, ...fromFile].map((m) => ({
+    ...m,
+    maxBatch: m.maxBatch ?? c.maxBatch,
+    prefillChunk: m.prefillChunk ?? c.prefillChunk,
+    dtype: m.dtype ?? c.dtype,
+  }));
   if (list.length === 0) throw new ConfigError(`--models-file: ${file} lists no models`);
   try {
     checkUniqueNames(list);

@@ -267,6 +267,7 @@ export class ModelPool {
       contextLength: c.contextLength,
       maxBatch: c.maxBatch,
       prefillChunk: c.prefillChunk,
+      dtype: c.dtype,
       kvBudgetBytes: c.kvBudgetBytes,
       prefixCacheBytes: c.prefixCacheBytes,
       chatTemplate: c.chatTemplate,

@@ -37,6 +37,8 @@ export interface ModelConfig {
   contextLength?: number;
   maxBatch?: number;
   prefillChunk?: number;
+  /** Compute dtype (the backend's default when unset). */
+  dtype?: 'float32' | 'float16' | 'bfloat16';
   /** KV cache bytes for running sequences (the engine's default when unset). */
   kvBudgetBytes?: number;
   /** KV cache bytes kept for prefix reuse. */
@@ -93,6 +95,7 @@ const ModelEntrySchema = z.strictObject({
   max_batch: count.optional(),
   max_slots: count.optional(),
   prefill_chunk: count.optional(),
+  dtype: z.enum(['float32', 'float16', 'bfloat16']).optional(),
   kv_budget: sizeSchema.optional(),
   prefix_cache: sizeSchema.optional(),
   chat_template: z.string().min(1).optional(),
@@ -172,6 +175,7 @@ export function readModelsFile(file: string, defaults: { idleTtlMs: number }): M
       contextLength: e.context_length,
       maxBatch: e.max_batch ?? e.max_slots,
       prefillChunk: e.prefill_chunk,
+      dtype: e.dtype,
       kvBudgetBytes: e.kv_budget,
       prefixCacheBytes: e.prefix_cache,
       chatTemplate,
