@@ -110,8 +110,12 @@ describe('playground', () => {
     expect(answer.meta.ttft).toMatch(/^TTFT \d+ ms$/);
     expect(answer.meta.tps).toMatch(/^\d+\.\d tok\/s$/);
 
-    // The metrics panel shows the server's own figures.
+    // The metrics panel shows the server's own figures. It polls every second, so a poll made
+    // while the answer was still streaming may show fewer tokens: wait for one made after it.
     await page.waitForFunction(() => document.querySelector('[data-metric="requests"]')?.textContent !== '—');
+    await page
+      .waitForFunction((n) => Number(document.querySelector('[data-metric="tokens"]')?.textContent) >= n, { timeout: 10_000 }, ref.usage.completion_tokens)
+      .catch(() => undefined); // the expectation below says what was shown
     const shown = await page.$eval('[data-metric="tokens"]', (el) => Number(el.textContent));
     expect(shown).toBeGreaterThanOrEqual(ref.usage.completion_tokens);
     expect(await page.$eval('[data-metric="mem-active"]', (el) => el.textContent)).toMatch(/\d+(\.\d)? (KiB|MiB|GiB)/);
