@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ComputeDtype } from './engine/types.js';
 import { MlxNativeError } from './errors.js';
 
 export interface NativeDeviceFields {
@@ -156,7 +157,7 @@ export interface NativeModelSpec {
   format: 'gguf' | 'mlx';
   files: string[];
   configJson: string;
-  dtype?: 'float32' | 'float16' | 'bfloat16';
+  dtype?: ComputeDtype;
   contextLength?: number;
   cpuStreams?: number;
   maxBatch?: number;

@@ -18,21 +18,21 @@ void append(std::vector<mx::array>& out, const Linear& l) {
   for (auto& a : l.arrays()) out.push_back(a);
 }
 
-// silu(g) · u. On a GPU as one kernel (mx::compile fuses the three elementwise ops, as mlx-lm's
-// compiled swiglu does): two kernels fewer per layer and decode step. The CPU backend's compile
-// builds C++ with a compiler at run time, so CPU streams keep the three ops.
+}  // namespace
+
+// On a GPU as one kernel (mx::compile fuses the three elementwise ops, as mlx-lm's compiled
+// swiglu does): two kernels fewer per layer and decode step. The CPU backend's compile builds C++
+// with a compiler at run time, so CPU streams keep the three ops.
 mx::array swiglu(const mx::array& g, const mx::array& u) {
-  if (mx::default_device() != mx::Device::gpu)
+  static const auto ops = [](const mx::array& g, const mx::array& u) {
     return mx::multiply(mx::multiply(g, mx::sigmoid(g)), u);
+  };
+  if (mx::default_device() != mx::Device::gpu) return ops(g, u);
   static const auto fused = mx::compile(
-      [](const std::vector<mx::array>& in) {
-        return std::vector<mx::array>{mx::multiply(mx::multiply(in[0], mx::sigmoid(in[0])), in[1])};
-      },
+      [](const std::vector<mx::array>& in) { return std::vector<mx::array>{ops(in[0], in[1])}; },
       /*shapeless=*/true);
   return fused({g, u})[0];
 }
-
-}  // namespace
 
 Attention Attention::take(WeightMap& w, const std::string& p, const AttentionShape& s,
                           AttentionOptions options, mx::Dtype dt) {

@@ -46,6 +46,9 @@ class Attention {
   WeightStats parts_;  // counted before fusing
 };
 
+// silu(g) · u, the gated activation of SwiGLU feed-forwards (dense and mixture-of-experts).
+mx::array swiglu(const mx::array& g, const mx::array& u);
+
 // down(silu(gate(x)) * up(x)), gate and up fused when their formats agree. A published fused
 // `<prefix>.gate_up_proj` (rows gate, then up) is taken as it is.
 class SwiGLU {

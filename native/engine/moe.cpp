@@ -1,5 +1,6 @@
 #include "moe.h"
 
+#include "blocks.h"
 #include "errors.h"
 
 namespace mlxn {
@@ -131,7 +132,7 @@ mx::array SparseMoe::experts(const mx::array& x, const mx::array& indices) const
     auto glu = mx::multiply(g, mx::sigmoid(mx::multiply(mx::array(config_.alpha, g.dtype()), g)));
     h = mx::multiply(mx::add(u, mx::array(1.0f, u.dtype())), glu);
   } else {
-    h = mx::multiply(mx::multiply(gate, mx::sigmoid(gate)), up);
+    h = swiglu(gate, up);
   }
   auto y = down_(h, idx, sort);
   if (sort) {

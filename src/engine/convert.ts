@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { MlxNativeError } from '../errors.js';
 import { EngineThread } from './engine-thread.js';
 import { resolveModel } from './model-spec.js';
+import type { ComputeDtype } from './types.js';
 
 export interface ConvertOptions {
   /** dtype of scales, norms and unquantized weights (default float16; float32 runs faster on CPUs). */
-  dtype?: 'float16' | 'float32' | 'bfloat16';
+  dtype?: ComputeDtype;
 }
 
 /** Converts a GGUF file into an MLX model directory `outDir`. */

@@ -12,7 +12,10 @@ import { Generation } from './generation.js';
 import { GrammarCache } from './grammars.js';
 import { resolveModel } from './model-spec.js';
 import type { Tokenizer } from './tokenizer.js';
-import type { ChatMessage, ChatOptions, GenerateOptions, ModelInfo } from './types.js';
+import type { ChatMessage, ChatOptions, ComputeDtype, GenerateOptions, ModelInfo } from './types.js';
+
+/** Every compute dtype, for option parsers. */
+export const COMPUTE_DTYPES = ['float32', 'float16', 'bfloat16'] as const satisfies readonly ComputeDtype[];
 
 export interface LoadOptions {
   /** Loading progress in [0, 1]. */
@@ -35,7 +38,7 @@ export interface LoadOptions {
    */
   cpuStreams?: number;
   /** Compute dtype (default: float32 on CPU, float16 on GPUs). */
-  dtype?: 'float32' | 'float16' | 'bfloat16';
+  dtype?: ComputeDtype;
   /** Jinja chat template used instead of the model's own. */
   chatTemplate?: string;
 }

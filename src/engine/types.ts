@@ -2,6 +2,9 @@
 
 export type FinishReason = 'stop' | 'length' | 'abort' | 'tool_calls';
 
+/** The dtype a model computes in (activations, norms and unquantized weights). */
+export type ComputeDtype = 'float32' | 'float16' | 'bfloat16';
+
 /** Sampling and stopping options for one generation. All optional; defaults are greedy decoding. */
 export interface GenerateOptions {
   /** Maximum number of tokens to generate (default 256). */

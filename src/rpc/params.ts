@@ -4,7 +4,7 @@
  * message and `data.field` name the field.
  */
 import { z } from 'zod';
-import type { LoadOptions } from '../engine/model.js';
+import { COMPUTE_DTYPES, type LoadOptions } from '../engine/model.js';
 import { TOOL_CALL_FORMATS } from '../engine/tool-formats.js';
 import type { ChatMessage, ChatOptions, GenerateOptions, ResponseFormat } from '../engine/types.js';
 import { invalidParams, type RpcMethod, type RpcMethods } from './protocol.js';
@@ -95,7 +95,7 @@ const loadOptions = z.strictObject({
   kv_budget_bytes: int(1),
   prefix_cache_bytes: int(0),
   cpu_streams: int(1, 64),
-  dtype: z.enum(['float32', 'float16', 'bfloat16']).optional(),
+  dtype: z.enum(COMPUTE_DTYPES).optional(),
 });
 
 const none = z.strictObject({});

@@ -3,7 +3,7 @@
  * params and results of every method. Shared by the server (src/rpc/server.ts) and the client
  * (src/rpc/client.ts), so both sides agree on one definition.
  */
-import type { FinishReason } from '../engine/types.js';
+import type { ComputeDtype, FinishReason } from '../engine/types.js';
 
 export const PROTOCOL_VERSION = '1';
 
@@ -253,7 +253,7 @@ export interface RpcLoadModelOptions {
   kv_budget_bytes?: number;
   prefix_cache_bytes?: number;
   cpu_streams?: number;
-  dtype?: 'float32' | 'float16' | 'bfloat16';
+  dtype?: ComputeDtype;
 }
 
 export interface RpcLoadModelParams {

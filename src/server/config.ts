@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { MlxNativeError } from '../errors.js';
 import { TOOL_CALL_FORMAT_ALIASES } from '../engine/tool-formats.js';
-import type { ReasoningMode, ToolCallFormat } from '../engine/types.js';
+import { COMPUTE_DTYPES } from '../engine/model.js';
+import type { ComputeDtype, ReasoningMode, ToolCallFormat } from '../engine/types.js';
 import {
   checkUniqueNames,
   defaultModelName,
@@ -67,7 +68,7 @@ export interface ServeConfig {
   /** Prompt tokens per prefill step (passed to loadModel); a cancel waits for the current step. */
   prefillChunk?: number;
   /** Compute dtype (passed to loadModel); undefined = the backend's default. */
-  dtype?: 'float32' | 'float16' | 'bfloat16';
+  dtype?: ComputeDtype;
   shutdownTimeoutMs: number;
   /** Time a client has to send a whole request (headers and body). */
   requestTimeoutMs: number;
@@ -164,7 +165,7 @@ const ConfigSchema = z.object({
   acceptAnyModel: bool.default(false),
   maxBatch: int(1).optional(),
   prefillChunk: int(1).optional(),
-  dtype: oneOf(['float32', 'float16', 'bfloat16'] as const),
+  dtype: oneOf(COMPUTE_DTYPES),
   shutdownTimeoutMs: seconds,
   requestTimeoutMs: seconds.refine((ms) => ms > 0, 'must be more than 0'),
   headersTimeoutMs: seconds.refine((ms) => ms > 0, 'must be more than 0'),
@@ -247,7 +248,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 function servedModels(
   args: string[],
   file: string | undefined,
-  c: { servedModelName?: string; maxBatch?: number; prefillChunk?: number; dtype?: ModelConfig['dtype']; idleTtlMs: number },
+  c: { servedModelName?: string; maxBatch?: number; prefillChunk?: number; dtype?: ComputeDtype; idleTtlMs: number },
 ): { list: ModelConfig[]; fileBudget?: number } {
   if (args.length === 0 && !file) {
     throw new ConfigError('--model (MLX_NATIVE_MODEL): a model is required: pass --model PATH, --model NAME=PATH or --models-file FILE');

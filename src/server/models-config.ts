@@ -25,6 +25,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { COMPUTE_DTYPES } from '../engine/model.js';
+import type { ComputeDtype } from '../engine/types.js';
 import { MlxNativeError } from '../errors.js';
 
 /** One model the server can serve, and how to load and keep it. */
@@ -38,7 +40,7 @@ export interface ModelConfig {
   maxBatch?: number;
   prefillChunk?: number;
   /** Compute dtype (the backend's default when unset). */
-  dtype?: 'float32' | 'float16' | 'bfloat16';
+  dtype?: ComputeDtype;
   /** KV cache bytes for running sequences (the engine's default when unset). */
   kvBudgetBytes?: number;
   /** KV cache bytes kept for prefix reuse. */
@@ -95,7 +97,7 @@ const ModelEntrySchema = z.strictObject({
   max_batch: count.optional(),
   max_slots: count.optional(),
   prefill_chunk: count.optional(),
-  dtype: z.enum(['float32', 'float16', 'bfloat16']).optional(),
+  dtype: z.enum(COMPUTE_DTYPES).optional(),
   kv_budget: sizeSchema.optional(),
   prefix_cache: sizeSchema.optional(),
   chat_template: z.string().min(1).optional(),
