@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "cuda/fused.h"
 #include "errors.h"
 
 namespace mlxn {
@@ -32,6 +33,13 @@ mx::array swiglu(const mx::array& g, const mx::array& u) {
       [](const std::vector<mx::array>& in) { return std::vector<mx::array>{ops(in[0], in[1])}; },
       /*shapeless=*/true);
   return fused({g, u})[0];
+}
+
+std::pair<mx::array, mx::array> add_rms_norm(const mx::array& x, const mx::array& r,
+                                             const mx::array& w, float eps) {
+  if (fused::enabled()) return fused::add_rms_norm(x, r, w, eps);
+  auto h = mx::add(x, r);
+  return {h, mx::fast::rms_norm(h, w, eps)};
 }
 
 Attention Attention::take(WeightMap& w, const std::string& p, const AttentionShape& s,
@@ -82,26 +90,34 @@ mx::array Attention::operator()(const mx::array& x, int layer, KVCache& cache,
   const int B = x.shape(0), L = x.shape(1);
   const int H = shape_.heads, KV = shape_.kv_heads, D = shape_.head_dim;
   mx::array q(0.0f), k(0.0f), v(0.0f);
-  if (qkv_) {
-    auto parts = mx::split((*qkv_)(x), mx::Shape{H * D, (H + KV) * D}, -1);
-    q = parts[0], k = parts[1], v = parts[2];
+  if (qkv_ && fused::enabled() && fused::can_split_heads(rope, D)) {
+    auto qkv = fused::split_heads_rope((*qkv_)(x), H, KV, D, rope, step.offset_array, q_norm_,
+                                       k_norm_, shape_.norm_eps);
+    q = qkv[0], k = qkv[1], v = qkv[2];
   } else {
-    q = (*q_)(x), k = (*k_)(x), v = (*v_)(x);
+    if (qkv_) {
+      auto parts = mx::split((*qkv_)(x), mx::Shape{H * D, (H + KV) * D}, -1);
+      q = parts[0], k = parts[1], v = parts[2];
+    } else {
+      q = (*q_)(x), k = (*k_)(x), v = (*v_)(x);
+    }
+    q = mx::transpose(mx::reshape(q, {B, L, H, D}), {0, 2, 1, 3});
+    k = mx::transpose(mx::reshape(k, {B, L, KV, D}), {0, 2, 1, 3});
+    v = mx::transpose(mx::reshape(v, {B, L, KV, D}), {0, 2, 1, 3});
+    if (q_norm_) {
+      q = mx::fast::rms_norm(q, *q_norm_, shape_.norm_eps);
+      k = mx::fast::rms_norm(k, *k_norm_, shape_.norm_eps);
+    }
+    q = rope(q, step);
+    k = rope(k, step);
   }
-  q = mx::transpose(mx::reshape(q, {B, L, H, D}), {0, 2, 1, 3});
-  k = mx::transpose(mx::reshape(k, {B, L, KV, D}), {0, 2, 1, 3});
-  v = mx::transpose(mx::reshape(v, {B, L, KV, D}), {0, 2, 1, 3});
-  if (q_norm_) {
-    q = mx::fast::rms_norm(q, *q_norm_, shape_.norm_eps);
-    k = mx::fast::rms_norm(k, *k_norm_, shape_.norm_eps);
-  }
-  q = rope(q, step);
-  k = rope(k, step);
   KVRead read = cache.update(layer, k, v, step);
   // As mlx-lm computes it (head_dim ** -0.5 in double precision, then float32).
   const float scale = float(std::pow(double(D), -0.5));
   auto o = mx::fast::scaled_dot_product_attention(q, read.keys, read.values, scale, read.mode,
                                                   read.mask, sinks_);
+  // [B, H, L, D] → [B, L, H·D]; with one token the transpose moves nothing.
+  if (L == 1) return o_(mx::reshape(o, {B, 1, H * D}));
   return o_(mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, L, H * D}));
 }
 
@@ -154,6 +170,7 @@ SwiGLU SwiGLU::take(WeightMap& w, const std::string& p, int hidden, int intermed
 }
 
 mx::array SwiGLU::operator()(const mx::array& x) const {
+  if (gate_up_ && fused::enabled()) return down_(fused::swiglu_halves((*gate_up_)(x)));
   mx::array g(0.0f), u(0.0f);
   if (gate_up_) {
     auto parts = mx::split((*gate_up_)(x), 2, -1);

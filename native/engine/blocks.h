@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <utility>
 
 #include "kv_cache.h"
 #include "layers.h"
@@ -45,6 +46,10 @@ class Attention {
   Linear o_;
   WeightStats parts_;  // counted before fusing
 };
+
+// {x + r, rms_norm(x + r) · w}: a residual add and the norm after it (one kernel on CUDA).
+std::pair<mx::array, mx::array> add_rms_norm(const mx::array& x, const mx::array& r,
+                                             const mx::array& w, float eps);
 
 // silu(g) · u, the gated activation of SwiGLU feed-forwards (dense and mixture-of-experts).
 mx::array swiglu(const mx::array& g, const mx::array& u);

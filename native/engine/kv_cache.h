@@ -45,7 +45,7 @@ struct CacheStep {
   std::vector<int> lengths;             // real tokens per row (<= L)
   bool uniform = true;                  // every row at the same offset
   int end = 0;                          // max(offset) + L
-  mx::array offset_array{0};            // int32 [B]: rope offsets when not uniform
+  mx::array offset_array{0};            // int32 rope offsets: [B], or [1] when uniform
   std::optional<mx::array> write_rows;  // int32 [B, L] row indices, when a group scatters
   std::vector<CacheView> views;         // per layer group
   std::optional<mx::array> last;  // int32 [B, 1, 1]: each row's last real position, when ragged

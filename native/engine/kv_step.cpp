@@ -19,7 +19,8 @@ CacheStep KVCache::begin(int length, std::vector<int> lengths) {
   const int hi = *std::max_element(offsets_.begin(), offsets_.end());
   s.uniform = lo == hi;
   s.end = hi + length;
-  if (!s.uniform) s.offset_array = mx::array(offsets_.data(), {B}, mx::int32);
+  s.offset_array = s.uniform ? mx::array(&offsets_[0], {1}, mx::int32)
+                             : mx::array(offsets_.data(), {B}, mx::int32);
   for (auto& g : groups_) grow(g, length, s.end);
   for (const auto& g : groups_) s.views.push_back(view(g, s));
   if (std::any_of(lengths.begin(), lengths.end(), [&](int n) { return n != length; })) {

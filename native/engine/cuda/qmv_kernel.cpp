@@ -4,24 +4,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
+
+#include "jit.h"
 
 namespace mlxn::qmv {
 
 namespace {
 
-// Helpers before the kernel body: loads of 8 activations as float, and the value of one packed
-// weight. MLX packs a row's b-bit weights as one little-endian bit stream (weight i in bits
-// [i·b, i·b + b)), so a chunk of 32 weights is exactly b uint32 words.
+// Helpers before the kernel body (after jit.h's conversions): loads of 8 activations as float,
+// and the value of one packed weight. MLX packs a row's b-bit weights as one little-endian bit
+// stream (weight i in bits [i·b, i·b + b)), so a chunk of 32 weights is exactly b uint32 words.
 constexpr const char* kHeader = R"(
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-__device__ __forceinline__ void store(float* p, float v) { *p = v; }
-__device__ __forceinline__ void store(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
-__device__ __forceinline__ void store(__half* p, float v) { *p = __float2half_rn(v); }
 __device__ __forceinline__ void load8(const float* p, float* f) {
   float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
   f[0] = a.x, f[1] = a.y, f[2] = a.z, f[3] = a.w, f[4] = b.x, f[5] = b.y, f[6] = b.z, f[7] = b.w;
@@ -237,24 +232,10 @@ Tiling tiling(int M, int N, int bits) {
   return t;
 }
 
-// The sources without comments and indentation: MLX rebuilds and hashes the kernel's source text
-// on every call, so a shorter text is less host time per call.
-std::string compact(const char* text) {
-  std::string out, line;
-  std::istringstream in(text);
-  while (std::getline(in, line)) {
-    const auto first = line.find_first_not_of(' ');
-    if (first == std::string::npos || line.compare(first, 2, "//") == 0) continue;
-    out += line.substr(first);
-    out += '\n';
-  }
-  return out;
-}
-
 const mx::fast::CustomKernelFunction& kernel() {
-  static const auto* k = new mx::fast::CustomKernelFunction(
-      mx::fast::cuda_kernel("mlxn_qmv", {"x", "w", "scales", "biases"}, {"y"}, compact(kSource),
-                            compact(kHeader), true, 0));
+  static const auto* k = new mx::fast::CustomKernelFunction(mx::fast::cuda_kernel(
+      "mlxn_qmv", {"x", "w", "scales", "biases"}, {"y"}, cuda_jit::compact(kSource),
+      cuda_jit::compact(cuda_jit::kConversions) + cuda_jit::compact(kHeader), true, 0));
   return *k;
 }
 

@@ -2,6 +2,8 @@
 // config.json's rope_scaling.
 #include "llama.h"
 
+#include <tuple>
+
 #include "../decoder.h"
 #include "../device.h"
 #include "../errors.h"
@@ -109,12 +111,20 @@ class LlamaDecoder : public Decoder {
     const float eps = config_.rms_norm_eps;
     auto x = embed_(tokens);
     const Rope none;
-    for (int i = 0; i < int(blocks_.size()); ++i) {
+    const int n = int(blocks_.size());
+    // h: the residual stream x normed for the next sublayer; each residual add and the norm
+    // after it go together (one kernel on CUDA).
+    auto h = mx::fast::rms_norm(x, blocks_[0].attn_norm, eps);
+    for (int i = 0; i < n; ++i) {
       const Block& b = blocks_[i];
-      x = mx::add(x, b.attn(mx::fast::rms_norm(x, b.attn_norm, eps), i, cache, step,
-                            b.rope ? rope_ : none));
-      auto h = mx::fast::rms_norm(x, b.mlp_norm, eps);
-      x = mx::add(x, b.moe ? (*b.moe)(h) : (*b.mlp)(h));
+      auto a = b.attn(h, i, cache, step, b.rope ? rope_ : none);
+      std::tie(x, h) = add_rms_norm(x, a, b.mlp_norm, eps);
+      auto m = b.moe ? (*b.moe)(h) : (*b.mlp)(h);
+      if (i + 1 < n) {
+        std::tie(x, h) = add_rms_norm(x, m, blocks_[i + 1].attn_norm, eps);
+      } else {
+        x = mx::add(x, m);
+      }
     }
     cache.commit(step);
     return x;

@@ -1,0 +1,51 @@
+// Fused kernels for a decoder layer's small steps on MLX's CUDA backend. At decode sizes a step's
+// time is MLX's host cost per operation, not the GPU (docs/benchmarks.md, "Where a batch-1 step
+// goes"), so each of these replaces several MLX operations with one kernel:
+//
+//   split_heads_rope  the fused q/k/v projection's output → q, k, v in [B, heads, L, D], q and k
+//                     RMS-normed per head (Qwen3) and rotated: 1 kernel for up to 13 operations
+//   add_rms_norm      the residual add and the next RMSNorm: 1 kernel for 2
+//   swiglu_halves     silu(gate)·up from the fused gate/up projection's halves: 1 for 3
+//
+// Each computes what the MLX operations it replaces compute, rounding where they round (tests:
+// native/tools/fused_test.cpp). MLX_NATIVE_FUSED=off|on; on by default on CUDA, off elsewhere
+// (the kernels need MLX's CUDA backend).
+#pragma once
+
+#include <mlx/mlx.h>
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace mlxn {
+struct Rope;
+}
+
+namespace mlxn::fused {
+
+namespace mx = mlx::core;
+
+// Whether this process uses the kernels (read once).
+bool enabled();
+
+// Whether split_heads_rope computes `rope` for heads of `head_dim`: the whole head rotated or
+// none of it, and no feature scaling before the rotation (YaRN, LongRoPE).
+bool can_split_heads(const Rope& rope, int head_dim);
+
+// qkv [B, L, (H + 2·KV)·D] (rows q, k, v) → {q [B, H, L, D], k [B, KV, L, D], v [B, KV, L, D]}.
+// q and k are RMS-normed over D with `q_norm` / `k_norm` when given, then rotated by `rope` at
+// position offsets[b] + l (offsets: int32 [B], or [1] for every row).
+std::vector<mx::array> split_heads_rope(const mx::array& qkv, int heads, int kv_heads, int head_dim,
+                                        const Rope& rope, const mx::array& offsets,
+                                        const std::optional<mx::array>& q_norm,
+                                        const std::optional<mx::array>& k_norm, float eps);
+
+// {x + r, rms_norm(x + r) · w}, over the last axis (x and r of one shape and dtype, w [N]).
+std::pair<mx::array, mx::array> add_rms_norm(const mx::array& x, const mx::array& r,
+                                             const mx::array& w, float eps);
+
+// gate_up [..., 2·I] (gate, then up) → silu(gate) · up [..., I].
+mx::array swiglu_halves(const mx::array& gate_up);
+
+}  // namespace mlxn::fused

@@ -1,0 +1,274 @@
+// The fused decoder-layer kernels (native/engine/cuda/fused.h) against the MLX operations they
+// replace, as the engine runs them when the kernels are off.
+//
+//   fused_test backend   prints the backend MLX runs on ("cuda", "cpu", "metal")
+//   fused_test refuse    bad shapes, dtypes and ropes are refused with an error before anything
+//                        runs (on every backend)
+//   fused_test check     random inputs in float32, float16 and bfloat16: split_heads_rope over
+//                        head shapes, ropes (plain, traditional, linear-scaled, with frequencies,
+//                        none), Qwen3's q/k norms, one offset or one per row, 1 to 5 tokens;
+//                        add_rms_norm and swiglu_halves over widths and rows. Prints "ok ..." /
+//                        "FAIL ..." lines, then "N passed, N failed".
+//
+// Both sides round to the activation dtype, from float32 arithmetic that may differ in order
+// (a norm's sum) or in contraction: each output must be within two roundings of the dtype of the
+// reference (relative to its largest magnitude). On a backend other than CUDA, check prints
+// "not run" and exits 0.
+#include "engine/cuda/fused.h"
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "engine/blocks.h"
+#include "engine/device.h"
+
+using namespace mlxn;
+
+namespace {
+
+float unit(mx::Dtype t) {
+  return t == mx::bfloat16 ? 0x1p-8f : t == mx::float16 ? 0x1p-11f : 1e-5f;
+}
+
+const char* name_of(mx::Dtype t) {
+  return t == mx::bfloat16 ? "bfloat16" : t == mx::float16 ? "float16" : "float32";
+}
+
+mx::array random(const mx::Shape& shape, mx::Dtype t, uint64_t seed, float scale = 1.0f) {
+  return mx::astype(mx::random::normal(shape, mx::float32, 0.0f, scale, mx::random::key(seed)), t);
+}
+
+// "" or why `got` is not `want` within two roundings of want's dtype.
+std::string compare(const char* what, const mx::array& got, const mx::array& want) {
+  if (got.shape() != want.shape() || got.dtype() != want.dtype())
+    return std::string(what) + ": wrong shape or dtype";
+  auto f = [](const mx::array& a) { return mx::astype(a, mx::float32); };
+  const float scale = std::max(mx::max(mx::abs(f(want))).item<float>(), 1e-20f);
+  const float err = mx::max(mx::abs(mx::subtract(f(got), f(want)))).item<float>() / scale;
+  if (!std::isfinite(err) || err > 2 * unit(want.dtype()))
+    return std::string(what) + " off by " + std::to_string(err) + " of its largest value";
+  return "";
+}
+
+struct HeadCase {
+  int B, L, H, KV, D;
+  std::string rope;  // "plain", "traditional", "linear", "freqs", "none"
+  bool norm, ragged;
+  mx::Dtype dtype;
+};
+
+Rope rope_of(const HeadCase& c) {
+  Rope r;
+  if (c.rope == "none") return r;
+  r.dims = c.D;
+  r.traditional = c.rope == "traditional";
+  if (c.rope == "freqs") {
+    // Periods as Llama 3's scaling makes them: base^(2i/D), the long ones stretched.
+    std::vector<float> f(c.D / 2);
+    for (int i = 0; i < c.D / 2; ++i)
+      f[i] = std::pow(500000.0f, 2.0f * i / c.D) * (i >= c.D / 4 ? 8.0f : 1.0f);
+    r.freqs = mx::array(f.data(), {c.D / 2}, mx::float32);
+  } else {
+    r.base = c.rope == "traditional" ? 500000.0f : 10000.0f;
+    if (c.rope == "linear") r.scale = 0.25f;
+  }
+  return r;
+}
+
+std::string split_heads_case(const HeadCase& c, uint64_t seed) {
+  const int B = c.B, L = c.L, H = c.H, KV = c.KV, D = c.D;
+  auto qkv = random({B, L, (H + 2 * KV) * D}, c.dtype, seed);
+  std::optional<mx::array> qn, kn;
+  if (c.norm) qn = random({D}, c.dtype, seed + 1, 0.5f), kn = random({D}, c.dtype, seed + 2, 0.5f);
+  const float eps = 1e-6f;
+  CacheStep step;
+  step.length = L;
+  for (int b = 0; b < B; ++b) step.offsets.push_back(c.ragged ? 5000 + 37 * b : 4093);
+  step.uniform = !c.ragged;
+  step.offset_array = c.ragged ? mx::array(step.offsets.data(), {B}, mx::int32)
+                               : mx::array(step.offsets.data(), {1}, mx::int32);
+  const Rope rope = rope_of(c);
+  auto got = fused::split_heads_rope(qkv, H, KV, D, rope, step.offset_array, qn, kn, eps);
+  // The engine's unfused path (blocks.cpp).
+  auto parts = mx::split(qkv, mx::Shape{H * D, (H + KV) * D}, -1);
+  auto heads = [&](const mx::array& x, int n) {
+    return mx::transpose(mx::reshape(x, {B, L, n, D}), {0, 2, 1, 3});
+  };
+  auto q = heads(parts[0], H), k = heads(parts[1], KV), v = heads(parts[2], KV);
+  if (c.norm) q = mx::fast::rms_norm(q, *qn, eps), k = mx::fast::rms_norm(k, *kn, eps);
+  q = rope(q, step), k = rope(k, step);
+  for (auto [what, g, w] : {std::tuple{"q", got[0], q}, {"k", got[1], k}, {"v", got[2], v}}) {
+    auto why = compare(what, g, w);
+    if (!why.empty()) return why;
+  }
+  return "";
+}
+
+std::string add_norm_case(int rows, int N, mx::Dtype t, uint64_t seed) {
+  auto x = random({rows, 1, N}, t, seed, 4.0f), r = random({rows, 1, N}, t, seed + 1);
+  auto w = random({N}, t, seed + 2, 0.3f);
+  auto [h, y] = fused::add_rms_norm(x, r, w, 1e-5f);
+  auto want_h = mx::add(x, r);
+  auto why = compare("sum", h, want_h);
+  return why.empty() ? compare("norm", y, mx::fast::rms_norm(want_h, w, 1e-5f)) : why;
+}
+
+std::string swiglu_case(int rows, int I, mx::Dtype t, uint64_t seed) {
+  auto gu = random({rows, 1, 2 * I}, t, seed, 3.0f);
+  auto halves = mx::split(gu, 2, -1);
+  return compare("swiglu", fused::swiglu_halves(gu), swiglu(halves[0], halves[1]));
+}
+
+struct Named {
+  std::string name;
+  std::function<std::string()> run;
+};
+
+int report(const std::vector<Named>& cases, const char* ok_prefix) {
+  int passed = 0, failed = 0;
+  for (const auto& c : cases) {
+    std::string why;
+    try {
+      why = c.run();
+    } catch (const std::exception& e) {
+      why = std::string("threw: ") + e.what();
+    }
+    if (why.empty())
+      ++passed, std::printf("ok %s%s\n", ok_prefix, c.name.c_str());
+    else
+      ++failed, std::printf("FAIL %s: %s\n", c.name.c_str(), why.c_str());
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
+
+int check() {
+  std::vector<Named> cases;
+  uint64_t seed = 1;
+  const std::vector<std::array<int, 3>> shapes{{32, 8, 128}, {14, 2, 64}, {6, 2, 96}, {4, 4, 256}};
+  for (mx::Dtype t : {mx::bfloat16, mx::float16, mx::float32}) {
+    // Every head shape in bfloat16; the Llama-3.1-8B shape in the other dtypes (each distinct
+    // shape, rope and dtype is a kernel MLX compiles).
+    for (const auto& [H, KV, D] : t == mx::bfloat16 ? shapes : decltype(shapes){shapes[0]}) {
+      for (const char* rope : {"plain", "traditional", "linear", "freqs", "none"}) {
+        for (bool norm : {false, true}) {
+          for (const auto& [B, L, ragged] : std::vector<std::tuple<int, int, bool>>{
+                   {1, 1, false}, {3, 1, true}, {2, 5, false}, {2, 3, true}}) {
+            HeadCase c{B, L, H, KV, D, rope, norm, ragged, t};
+            char name[160];
+            std::snprintf(name, sizeof name, "split_heads_rope %s H%d KV%d D%d %s%s B%d L%d%s",
+                          name_of(t), H, KV, D, rope, norm ? " qk-norm" : "", B, L,
+                          ragged ? " per-row offsets" : "");
+            const uint64_t s = seed++;
+            cases.push_back({name, [c, s] { return split_heads_case(c, s); }});
+          }
+        }
+      }
+    }
+    for (int N : {896, 4096, 5120}) {
+      for (int rows : {1, 7, 64}) {
+        const uint64_t s = seed++;
+        cases.push_back({std::string("add_rms_norm ") + name_of(t) + " N" + std::to_string(N) +
+                             " rows " + std::to_string(rows),
+                         [=] { return add_norm_case(rows, N, t, s); }});
+      }
+    }
+    for (int I : {4864, 14336, 100}) {
+      for (int rows : {1, 7, 64}) {
+        const uint64_t s = seed++;
+        cases.push_back({std::string("swiglu_halves ") + name_of(t) + " I" + std::to_string(I) +
+                             " rows " + std::to_string(rows),
+                         [=] { return swiglu_case(rows, I, t, s); }});
+      }
+    }
+  }
+  return report(cases, "");
+}
+
+int refuse() {
+  auto bf = [](mx::Shape s) { return mx::zeros(s, mx::bfloat16); };
+  Rope plain;
+  plain.dims = 64, plain.base = 10000.0f;
+  Rope scaled = plain;
+  scaled.input_scale = 1.1f;
+  Rope partial = plain;
+  partial.dims = 32;
+  const auto one = mx::array({0}, mx::int32);
+  auto refused = [](std::function<void()> f) -> std::function<std::string()> {
+    return [f] {
+      try {
+        f();
+      } catch (const std::invalid_argument& e) {
+        return std::string(e.what()).rfind("[fused]", 0) == 0 ? ""
+                                                              : std::string("unclear: ") + e.what();
+      }
+      return std::string("accepted");
+    };
+  };
+  std::vector<Named> bad{
+      {"a q/k/v width that is not (H + 2·KV)·D", refused([&] {
+         fused::split_heads_rope(bf({1, 1, 500}), 4, 2, 64, plain, one, {}, {}, 1e-6f);
+       })},
+      {"a rope that scales features first", refused([&] {
+         fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, scaled, one, {}, {}, 1e-6f);
+       })},
+      {"a partial rotation", refused([&] {
+         fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, partial, one, {}, {}, 1e-6f);
+       })},
+      {"float offsets", refused([&] {
+         fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, plain, mx::array({0.0f}), {}, {},
+                                 1e-6f);
+       })},
+      {"a q norm without a k norm", refused([&] {
+         fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, plain, one, bf({64}), {}, 1e-6f);
+       })},
+      {"add_rms_norm of two shapes", refused([&] {
+         fused::add_rms_norm(bf({1, 8}), bf({2, 8}), bf({8}), 1e-6f);
+       })},
+      {"add_rms_norm with a weight of another width", refused([&] {
+         fused::add_rms_norm(bf({1, 8}), bf({1, 8}), bf({4}), 1e-6f);
+       })},
+      {"add_rms_norm with eps 0", refused([&] {
+         fused::add_rms_norm(bf({1, 8}), bf({1, 8}), bf({8}), 0.0f);
+       })},
+      {"swiglu_halves of an odd width", refused([&] {
+         fused::swiglu_halves(bf({1, 7}));
+       })},
+      {"swiglu_halves of integers", refused([&] {
+         fused::swiglu_halves(mx::zeros({1, 8}, mx::int32));
+       })},
+  };
+  return report(bad, "refuses ");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  try {
+    if (mode == "backend") {
+      std::cout << backend_name() << std::endl;
+      return 0;
+    }
+    if (mode == "refuse") return refuse();
+    if (mode != "check") {
+      std::cerr << "usage: fused_test backend | refuse | check\n";
+      return 2;
+    }
+    if (backend_name() != "cuda") {
+      std::cout << "not run: the kernels need MLX's CUDA backend; this is " << backend_name()
+                << std::endl;
+      return 0;
+    }
+    return check();
+  } catch (const std::exception& e) {
+    std::cerr << "fused_test: " << e.what() << std::endl;
+    return 1;
+  }
+}
