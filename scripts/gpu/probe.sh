@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Where a decode step's time goes on the device, after bench.py's setup, build and models steps
 # (same /root layout): the decode kernel's check at 4 bits, its tilings side by side
-# (MLX_NATIVE_QMV_TILING), and engine_bench's step profile under MLX's CUDA graph settings.
+# (MLX_NATIVE_QMV_TILING), and engine_bench's step profile with the engine's kernels on and off
+# and under MLX's CUDA graph settings (PROFILE_VARIANTS: "default" and VAR=VALUE words).
 #
 #   bash scripts/gpu/probe.sh [check,sweep,profile] [model name, default llama-3.1-8b]
 #
-# Logs go to $OUT (probe-*.log); the summaries are printed.
+# Logs go to $OUT (probe-*.log); the summaries are printed. After test-cuda.sh's install instead
+# (the addon's build in the repository, no /root/build): ENGINE_BENCH=build/engine_bench; the
+# profile then makes the model with .venv/bin/python if /root/models lacks it.
 set -uo pipefail
 parts=${1:-check,sweep,profile}
 model=${2:-llama-3.1-8b}
@@ -65,12 +68,18 @@ fi
 
 if has profile; then
   d=$root/models/$model-bfloat16
+  bench=${ENGINE_BENCH:-$root/build/engine_bench}
+  if [ ! -s "$d/config.json" ] && [ -x .venv/bin/python ]; then
+    echo "== make_model.py $model"
+    timeout 300 .venv/bin/python scripts/gpu/make_model.py "$model" "$d" --dtype bfloat16 \
+      >> "$out/probe-profile.log" 2>&1 || tail -5 "$out/probe-profile.log"
+  fi
   echo "== engine_bench profile, $model (32 steps at a 160-token context)"
-  for v in "default" "MLX_USE_CUDA_GRAPHS=0" "MLX_MAX_OPS_PER_BUFFER=400" "MLX_NATIVE_QMV=off"; do
+  for v in ${PROFILE_VARIANTS:-default MLX_NATIVE_FUSED=off MLX_USE_CUDA_GRAPHS=0 MLX_NATIVE_QMV=off}; do
     env_args=()
     [ "$v" != default ] && env_args=("$v")
     r=$( (echo "profile 32 160 1"; echo "profile 32 160 64"; echo quit) |
-      env "${env_args[@]}" timeout 240 $root/build/engine_bench --model "$d" --max-batch 64 \
+      env "${env_args[@]}" timeout 240 "$bench" --model "$d" --max-batch 64 \
         --dtype bfloat16 2>> "$out/probe-profile.log" | grep '"profile"')
     echo "$v:"
     echo "$r"
