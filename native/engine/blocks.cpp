@@ -37,7 +37,7 @@ mx::array swiglu(const mx::array& g, const mx::array& u) {
 
 std::pair<mx::array, mx::array> add_rms_norm(const mx::array& x, const mx::array& r,
                                              const mx::array& w, float eps) {
-  if (fused::enabled()) return fused::add_rms_norm(x, r, w, eps);
+  if (fused::enabled(fused::Kernel::add_norm)) return fused::add_rms_norm(x, r, w, eps);
   auto h = mx::add(x, r);
   return {h, mx::fast::rms_norm(h, w, eps)};
 }
@@ -90,7 +90,7 @@ mx::array Attention::operator()(const mx::array& x, int layer, KVCache& cache,
   const int B = x.shape(0), L = x.shape(1);
   const int H = shape_.heads, KV = shape_.kv_heads, D = shape_.head_dim;
   mx::array q(0.0f), k(0.0f), v(0.0f);
-  if (qkv_ && fused::enabled() && fused::can_split_heads(rope, D)) {
+  if (qkv_ && fused::enabled(fused::Kernel::split_heads) && fused::can_split_heads(rope, D)) {
     auto qkv = fused::split_heads_rope((*qkv_)(x), H, KV, D, rope, step.offset_array, q_norm_,
                                        k_norm_, shape_.norm_eps);
     q = qkv[0], k = qkv[1], v = qkv[2];
@@ -170,7 +170,8 @@ SwiGLU SwiGLU::take(WeightMap& w, const std::string& p, int hidden, int intermed
 }
 
 mx::array SwiGLU::operator()(const mx::array& x) const {
-  if (gate_up_ && fused::enabled()) return down_(fused::swiglu_halves((*gate_up_)(x)));
+  if (gate_up_ && fused::enabled(fused::Kernel::swiglu))
+    return down_(fused::swiglu_halves((*gate_up_)(x)));
   mx::array g(0.0f), u(0.0f);
   if (gate_up_) {
     auto parts = mx::split((*gate_up_)(x), 2, -1);

@@ -9,6 +9,9 @@
 //                        none), Qwen3's q/k norms, one offset or one per row, 1 to 5 tokens;
 //                        add_rms_norm and swiglu_halves over widths and rows. Prints "ok ..." /
 //                        "FAIL ..." lines, then "N passed, N failed".
+//   fused_test hostcost  host µs per call (graph building, and encoding by mx::async_eval) of
+//                        MLX operations, of mx::fast::cuda_kernel calls (bare, with template
+//                        arguments, after a long header) and of the engine's kernels
 //
 // Both sides round to the activation dtype, from float32 arithmetic that may differ in order
 // (a norm's sum) or in contraction: each output must be within two roundings of the dtype of the
@@ -16,7 +19,9 @@
 // "not run" and exits 0.
 #include "engine/cuda/fused.h"
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -26,6 +31,7 @@
 #include <vector>
 
 #include "engine/blocks.h"
+#include "engine/cuda/qmv_kernel.h"
 #include "engine/device.h"
 
 using namespace mlxn;
@@ -247,6 +253,108 @@ int refuse() {
   return report(bad, "refuses ");
 }
 
+// Host µs per call, graph building and encoding (mx::async_eval) apart, of `call` chained
+// `n` times: the median of 5 rounds after a warm-up (which compiles).
+void host_cost(const char* what, const std::function<mx::array(const mx::array&)>& call,
+               const mx::array& start, int n = 256) {
+  using clock = std::chrono::steady_clock;
+  auto us = [](clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); };
+  mx::eval(call(start));
+  mx::synchronize();
+  std::vector<double> build, encode;
+  for (int round = 0; round < 6; ++round) {
+    auto t0 = clock::now();
+    mx::array x = start;
+    for (int i = 0; i < n; ++i) x = call(x);
+    auto t1 = clock::now();
+    mx::async_eval(x);
+    auto t2 = clock::now();
+    mx::synchronize();
+    if (round > 0) build.push_back(us(t1 - t0) / n), encode.push_back(us(t2 - t1) / n);
+  }
+  std::sort(build.begin(), build.end());
+  std::sort(encode.begin(), encode.end());
+  std::printf("%-58s build %6.2f us  encode %6.2f us\n", what, build[2], encode[2]);
+}
+
+int hostcost() {
+  const auto t = mx::bfloat16;
+  auto x = random({1, 1, 4096}, t, 1), w = random({4096}, t, 2, 0.3f);
+  host_cost(
+      "add (MLX)", [&](const mx::array& a) { return mx::add(a, w); }, x);
+  host_cost(
+      "reshape (MLX, a view)",
+      [](const mx::array& a) {
+        return mx::reshape(a, {1, 4096, 1});
+      },
+      mx::reshape(x, {1, 4096, 1}));
+  host_cost(
+      "rms_norm (MLX)", [&](const mx::array& a) { return mx::fast::rms_norm(a, w, 1e-5f); }, x);
+  auto heads = random({1, 32, 1, 128}, t, 3);
+  host_cost(
+      "rope (MLX)",
+      [](const mx::array& a) { return mx::fast::rope(a, 128, false, 500000.0f, 1.0f, 7); }, heads);
+  // One tiny kernel three ways: the bare body, with 11 template arguments, after a 6 KB header.
+  const char* body =
+      "const int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < 4096) y[i] = x[i];";
+  std::string big(6000, ' ');
+  for (size_t i = 0; i + 1 < big.size(); i += 100)
+    big[i] = '/', big[i + 1] = '/', big[i + 99] = '\n';
+  auto bare = mx::fast::cuda_kernel("mlxn_probe_bare", {"x"}, {"y"}, body, "", true, 0);
+  auto big_header = mx::fast::cuda_kernel("mlxn_probe_header", {"x"}, {"y"}, body, big, true, 0);
+  auto launch = [&](const mx::fast::CustomKernelFunction& k, const mx::array& a,
+                    std::vector<std::pair<std::string, mx::fast::TemplateArg>> targs) {
+    return k({a}, {a.shape()}, {a.dtype()}, {4096, 1, 1}, {256, 1, 1}, targs, std::nullopt, false,
+             {})[0];
+  };
+  host_cost(
+      "cuda_kernel, bare copy", [&](const mx::array& a) { return launch(bare, a, {}); }, x);
+  std::vector<std::pair<std::string, mx::fast::TemplateArg>> eleven;
+  for (int i = 0; i < 11; ++i) eleven.push_back({"C" + std::to_string(i), 1000 + i});
+  host_cost(
+      "cuda_kernel, bare copy, 11 template arguments",
+      [&](const mx::array& a) { return launch(bare, a, eleven); }, x);
+  host_cost(
+      "cuda_kernel, bare copy after a 6 KB header",
+      [&](const mx::array& a) { return launch(big_header, a, {}); }, x);
+  // The engine's kernels at Llama-3.1-8B's decode shapes.
+  auto qkv = random({1, 1, 6144}, t, 4);
+  auto offsets = mx::array({160}, mx::int32);
+  Rope rope;
+  rope.dims = 128, rope.base = 500000.0f;
+  host_cost(
+      "fused split_heads_rope (1 of 3 outputs chained)",
+      [&](const mx::array& a) {
+        return mx::reshape(fused::split_heads_rope(a, 32, 8, 128, rope, offsets, {}, {}, 1e-5f)[0],
+                           {1, 1, 4096});
+      },
+      mx::reshape(mx::slice(qkv, {0, 0, 0}, {1, 1, 4096}), {1, 1, 4096}), 64);
+  host_cost(
+      "fused add_rms_norm",
+      [&](const mx::array& a) { return fused::add_rms_norm(a, x, w, 1e-5f).second; }, x);
+  host_cost(
+      "fused swiglu_halves",
+      [&](const mx::array& a) {
+        return fused::swiglu_halves(mx::concatenate({a, a}, -1));
+      },
+      x);
+  auto q = mx::quantize(random({4096, 4096}, t, 5, 0.05f), 64, 4, "affine");
+  host_cost(
+      "qmv kernel 4096x4096 4-bit, 1 row",
+      [&](const mx::array& a) {
+        return mx::reshape(qmv::matmul(mx::reshape(a, {1, 4096}), q[0], q[1], q[2], 4, 64),
+                           {1, 1, 4096});
+      },
+      x);
+  host_cost(
+      "quantized_matmul 4096x4096 4-bit, 1 row",
+      [&](const mx::array& a) {
+        return mx::quantized_matmul(a, q[0], q[1], q[2], true, 64, 4, "affine");
+      },
+      x);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -257,8 +365,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (mode == "refuse") return refuse();
-    if (mode != "check") {
-      std::cerr << "usage: fused_test backend | refuse | check\n";
+    if (mode != "check" && mode != "hostcost") {
+      std::cerr << "usage: fused_test backend | refuse | check | hostcost\n";
       return 2;
     }
     if (backend_name() != "cuda") {
@@ -266,7 +374,7 @@ int main(int argc, char** argv) {
                 << std::endl;
       return 0;
     }
-    return check();
+    return mode == "check" ? check() : hostcost();
   } catch (const std::exception& e) {
     std::cerr << "fused_test: " << e.what() << std::endl;
     return 1;

@@ -1,9 +1,11 @@
 #include "fused.h"
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -98,27 +100,27 @@ constexpr const char* kSwiglu = R"(
   store(out + size_t(row) * I + j, rounded<T>(g * sg) * u);
 )";
 
-using Kernel = mx::fast::CustomKernelFunction;
+using KernelFn = mx::fast::CustomKernelFunction;
 
-const Kernel& make(const char* name, std::vector<std::string> in, std::vector<std::string> out,
-                   const char* source) {
-  return *new Kernel(mx::fast::cuda_kernel(name, in, out, cuda_jit::compact(source),
-                                           cuda_jit::compact(cuda_jit::kConversions), true, 0));
+const KernelFn& make(const char* name, std::vector<std::string> in, std::vector<std::string> out,
+                     const char* source) {
+  return *new KernelFn(mx::fast::cuda_kernel(name, in, out, cuda_jit::compact(source),
+                                             cuda_jit::compact(cuda_jit::kConversions), true, 0));
 }
 
-const Kernel& split_heads_kernel() {
-  static const Kernel& k = make("mlxn_split_heads", {"qkv", "offsets", "freqs", "qn", "kn"},
-                                {"q", "k", "v"}, kSplitHeads);
+const KernelFn& split_heads_kernel() {
+  static const KernelFn& k = make("mlxn_split_heads", {"qkv", "offsets", "freqs", "qn", "kn"},
+                                  {"q", "k", "v"}, kSplitHeads);
   return k;
 }
 
-const Kernel& add_norm_kernel() {
-  static const Kernel& k = make("mlxn_add_rms_norm", {"x", "r", "w"}, {"h", "y"}, kAddNorm);
+const KernelFn& add_norm_kernel() {
+  static const KernelFn& k = make("mlxn_add_rms_norm", {"x", "r", "w"}, {"h", "y"}, kAddNorm);
   return k;
 }
 
-const Kernel& swiglu_kernel() {
-  static const Kernel& k = make("mlxn_swiglu", {"gate_up"}, {"out"}, kSwiglu);
+const KernelFn& swiglu_kernel() {
+  static const KernelFn& k = make("mlxn_swiglu", {"gate_up"}, {"out"}, kSwiglu);
   return k;
 }
 
@@ -136,16 +138,31 @@ bool float_type(mx::Dtype t) {
 
 }  // namespace
 
-bool enabled() {
-  static const bool on = [] {
-    if (backend_name() != "cuda") return false;
+bool enabled(Kernel kernel) {
+  static const std::array<bool, 3> on = [] {
+    std::array<bool, 3> all{true, true, true}, none{false, false, false};
+    if (backend_name() != "cuda") return none;
     const char* v = std::getenv("MLX_NATIVE_FUSED");
-    if (!v || !*v || std::strcmp(v, "on") == 0) return true;
-    if (std::strcmp(v, "off") != 0)
-      std::cerr << "[mlx-native] MLX_NATIVE_FUSED=" << v << " is not off|on: using off\n";
-    return false;
+    if (!v || !*v || std::strcmp(v, "on") == 0) return all;
+    if (std::strcmp(v, "off") == 0) return none;
+    std::array<bool, 3> some = none;
+    std::istringstream list(v);
+    for (std::string name; std::getline(list, name, ',');) {
+      if (name == "split")
+        some[0] = true;
+      else if (name == "norm")
+        some[1] = true;
+      else if (name == "swiglu")
+        some[2] = true;
+      else {
+        std::cerr << "[mlx-native] MLX_NATIVE_FUSED=" << v
+                  << " is not off|on or a list of split,norm,swiglu: using off\n";
+        return none;
+      }
+    }
+    return some;
   }();
-  return on;
+  return on[int(kernel)];
 }
 
 bool can_split_heads(const Rope& rope, int head_dim) {

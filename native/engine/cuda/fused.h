@@ -8,8 +8,8 @@
 //   swiglu_halves     silu(gate)·up from the fused gate/up projection's halves: 1 for 3
 //
 // Each computes what the MLX operations it replaces compute, rounding where they round (tests:
-// native/tools/fused_test.cpp). MLX_NATIVE_FUSED=off|on; on by default on CUDA, off elsewhere
-// (the kernels need MLX's CUDA backend).
+// native/tools/fused_test.cpp). MLX_NATIVE_FUSED=off|on, or a list of the kernels to use
+// (split,norm,swiglu); on by default on CUDA, off elsewhere (they need MLX's CUDA backend).
 #pragma once
 
 #include <mlx/mlx.h>
@@ -26,8 +26,9 @@ namespace mlxn::fused {
 
 namespace mx = mlx::core;
 
-// Whether this process uses the kernels (read once).
-bool enabled();
+enum class Kernel { split_heads, add_norm, swiglu };
+// Whether this process uses `kernel` (the setting is read once).
+bool enabled(Kernel kernel);
 
 // Whether split_heads_rope computes `rope` for heads of `head_dim`: the whole head rotated or
 // none of it, and no feature scaling before the rotation (YaRN, LongRoPE).
