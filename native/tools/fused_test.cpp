@@ -315,6 +315,13 @@ int hostcost() {
       "cuda_kernel, bare copy, 11 template arguments",
       [&](const mx::array& a) { return launch(bare, a, eleven); }, x);
   host_cost(
+      "concatenate (MLX)",
+      [](const mx::array& a) {
+        return mx::concatenate(
+            {mx::slice(a, {0, 0, 0}, {1, 1, 2048}), mx::slice(a, {0, 0, 2048}, {1, 1, 4096})}, -1);
+      },
+      x);
+  host_cost(
       "cuda_kernel, bare copy after a 6 KB header",
       [&](const mx::array& a) { return launch(big_header, a, {}); }, x);
   // The engine's kernels at Llama-3.1-8B's decode shapes.
@@ -323,17 +330,20 @@ int hostcost() {
   Rope rope;
   rope.dims = 128, rope.base = 500000.0f;
   host_cost(
-      "fused split_heads_rope (1 of 3 outputs chained)",
+      "fused split_heads_rope (+ a concatenate to chain it)",
       [&](const mx::array& a) {
-        return mx::reshape(fused::split_heads_rope(a, 32, 8, 128, rope, offsets, {}, {}, 1e-5f)[0],
-                           {1, 1, 4096});
+        auto qkv = fused::split_heads_rope(a, 32, 8, 128, rope, offsets, {}, {}, 1e-5f);
+        return mx::concatenate(
+            {mx::reshape(qkv[0], {1, 1, 4096}), mx::reshape(qkv[1], {1, 1, 1024}),
+             mx::reshape(qkv[2], {1, 1, 1024})},
+            -1);
       },
-      mx::reshape(mx::slice(qkv, {0, 0, 0}, {1, 1, 4096}), {1, 1, 4096}), 64);
+      qkv);
   host_cost(
       "fused add_rms_norm",
       [&](const mx::array& a) { return fused::add_rms_norm(a, x, w, 1e-5f).second; }, x);
   host_cost(
-      "fused swiglu_halves",
+      "fused swiglu_halves (+ a concatenate to chain it)",
       [&](const mx::array& a) {
         return fused::swiglu_halves(mx::concatenate({a, a}, -1));
       },

@@ -62,30 +62,38 @@ constexpr const char* kSplitHeads = R"(
   store(out + i2, x2);
 )";
 
-// One block of NT threads per row: the sum rounded to T (as MLX's add stores it), its squares
-// summed in float32 and reduced in a fixed order (the same bits for a row wherever it sits in a
-// batch), then rms_norm's normed value rounded to T and times the weight.
+// One block of NT threads per row, each holding its N / NT values in registers (every load issued
+// before any use): the sum rounded to T (as MLX's add stores it), its squares summed in float32
+// per thread, per warp and then over the warps in a fixed order (the same bits for a row wherever
+// it sits in a batch), then rms_norm's normed value rounded to T and times the weight.
 constexpr const char* kAddNorm = R"(
+  constexpr int PER = (N + NT - 1) / NT;
   const int row = blockIdx.x, t = threadIdx.x;
-  const T* xr = x + size_t(row) * N;
-  const T* rr = r + size_t(row) * N;
-  T* hr = h + size_t(row) * N;
-  T* yr = y + size_t(row) * N;
+  const size_t base = size_t(row) * N;
+  float s[PER];
+#pragma unroll
+  for (int k = 0; k < PER; ++k) {
+    const int i = t + k * NT;
+    s[k] = i < N ? rounded<T>(to_float(x[base + i]) + to_float(r[base + i])) : 0.0f;
+  }
   float sum = 0.0f;
-  for (int i = t; i < N; i += NT) {
-    const float s = rounded<T>(to_float(xr[i]) + to_float(rr[i]));
-    store(hr + i, s);
-    sum += s * s;
-  }
-  __shared__ float part[NT];
-  part[t] = sum;
+#pragma unroll
+  for (int k = 0; k < PER; ++k) sum += s[k] * s[k];
+  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  __shared__ float part[NT / 32];
+  if ((t & 31) == 0) part[t >> 5] = sum;
   __syncthreads();
-  for (int o = NT / 2; o > 0; o >>= 1) {
-    if (t < o) part[t] += part[t + o];
-    __syncthreads();
+  sum = 0.0f;
+  for (int k = 0; k < NT / 32; ++k) sum += part[k];
+  const float norm = rsqrtf(sum / N + __int_as_float(EPS));
+#pragma unroll
+  for (int k = 0; k < PER; ++k) {
+    const int i = t + k * NT;
+    if (i < N) {
+      store(h + base + i, s[k]);
+      store(y + base + i, to_float(w[i]) * rounded<T>(s[k] * norm));
+    }
   }
-  const float norm = rsqrtf(part[0] / N + __int_as_float(EPS));
-  for (int i = t; i < N; i += NT) store(yr + i, to_float(w[i]) * rounded<T>(to_float(hr[i]) * norm));
 )";
 
 // One thread per output: MLX's sigmoid (1 / (1 + e^|g|), mirrored for g ≥ 0), then g·sigmoid and
@@ -209,15 +217,16 @@ std::pair<mx::array, mx::array> add_rms_norm(const mx::array& x, const mx::array
                                              const mx::array& w, float eps) {
   if (x.shape() != r.shape() || x.dtype() != r.dtype() || w.dtype() != x.dtype() ||
       !float_type(x.dtype()) || x.ndim() < 1 || w.ndim() != 1 || w.shape(0) != x.shape(-1) ||
-      !(eps > 0.0f)) {
+      x.shape(-1) > 65536 || !(eps > 0.0f)) {
     throw std::invalid_argument("[fused] add_rms_norm: unsupported shapes or dtypes");
   }
-  constexpr int kThreads = 256;
+  // At most 16 values a thread up to 16384 wide.
   const int N = x.shape(-1), rows = int(x.size() / N);
-  auto out = add_norm_kernel()(
-      {x, r, w}, {x.shape(), x.shape()}, {x.dtype(), x.dtype()}, {rows * kThreads, 1, 1},
-      {kThreads, 1, 1}, {{"T", x.dtype()}, {"N", N}, {"NT", kThreads}, {"EPS", bits_of(eps)}},
-      std::nullopt, false, {});
+  const int threads = N <= 4096 ? 256 : N <= 8192 ? 512 : 1024;
+  auto out = add_norm_kernel()({x, r, w}, {x.shape(), x.shape()}, {x.dtype(), x.dtype()},
+                               {rows * threads, 1, 1}, {threads, 1, 1},
+                               {{"T", x.dtype()}, {"N", N}, {"NT", threads}, {"EPS", bits_of(eps)}},
+                               std::nullopt, false, {});
   return {out[0], out[1]};
 }
 
