@@ -8,7 +8,8 @@
 //                        head shapes, ropes (plain, traditional, linear-scaled, with frequencies,
 //                        none), Qwen3's q/k norms, one offset or one per row, 1 to 5 tokens;
 //                        add_rms_norm and swiglu_halves over widths and rows. Prints "ok ..." /
-//                        "FAIL ..." lines, then "N passed, N failed".
+//                        "FAIL ..." lines, then "N passed, N failed". --only NAME: the cases
+//                        whose name starts with NAME (e.g. add_rms_norm).
 //   fused_test hostcost  host µs per call (graph building, and encoding by mx::async_eval) of
 //                        MLX operations, of mx::fast::cuda_kernel calls (bare, with template
 //                        arguments, after a long header) and of the engine's kernels
@@ -154,7 +155,7 @@ int report(const std::vector<Named>& cases, const char* ok_prefix) {
   return failed == 0 ? 0 : 1;
 }
 
-int check() {
+int check(const std::string& only) {
   std::vector<Named> cases;
   uint64_t seed = 1;
   const std::vector<std::array<int, 3>> shapes{{32, 8, 128}, {14, 2, 64}, {6, 2, 96}, {4, 4, 256}};
@@ -193,6 +194,9 @@ int check() {
                          [=] { return swiglu_case(rows, I, t, s); }});
       }
     }
+  }
+  if (!only.empty()) {
+    std::erase_if(cases, [&](const Named& c) { return c.name.rfind(only, 0) != 0; });
   }
   return report(cases, "");
 }
@@ -376,7 +380,7 @@ int main(int argc, char** argv) {
     }
     if (mode == "refuse") return refuse();
     if (mode != "check" && mode != "hostcost") {
-      std::cerr << "usage: fused_test backend | refuse | check | hostcost\n";
+      std::cerr << "usage: fused_test backend | refuse | check [--only NAME] | hostcost\n";
       return 2;
     }
     if (backend_name() != "cuda") {
@@ -384,7 +388,8 @@ int main(int argc, char** argv) {
                 << std::endl;
       return 0;
     }
-    return mode == "check" ? check() : hostcost();
+    const std::string only = argc > 3 && std::string(argv[2]) == "--only" ? argv[3] : "";
+    return mode == "check" ? check(only) : hostcost();
   } catch (const std::exception& e) {
     std::cerr << "fused_test: " << e.what() << std::endl;
     return 1;
