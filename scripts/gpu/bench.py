@@ -251,8 +251,9 @@ def start_build(a):
         if nvcc:
             configure.append(f"-DCUDAToolkit_ROOT={os.path.dirname(os.path.dirname(nvcc[-1]))}")
     targets = ["engine_bench"]
-    if os.path.exists(os.path.join(src, "native", "tools", "qmv_test.cpp")):
-        targets.append("qmv_test")  # the decode kernel's check and bench (step qmv)
+    for tool in ("qmv_test", "fused_test"):  # the engine's CUDA kernels: checks and benches
+        if os.path.exists(os.path.join(src, "native", "tools", tool + ".cpp")):
+            targets.append(tool)
     build = ["cmake", "--build", a.build_dir, "--target", *targets,
              "-j", str(os.cpu_count() or 8)]
     blog = open(os.path.join(OUT, "build.log"), "w")
