@@ -81,7 +81,15 @@ if has profile; then
     r=$( (echo "profile 32 160 1"; echo "profile 32 160 64"; echo quit) |
       env "${env_args[@]}" timeout 240 "$bench" --model "$d" --max-batch 64 \
         --dtype bfloat16 2>> "$out/probe-profile.log" | grep '"profile"')
-    echo "$v:"
-    echo "$r"
+    echo "$r" >> "$out/probe-profile.jsonl"
+    # One line per batch size: host ms (build + encode), synchronous eval, pipelined step, ops.
+    echo "$r" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    if not line.strip(): continue
+    d = json.loads(line)
+    print("%-34s batch %-3d build %.2f encode %.2f eval %.2f step %.2f ms, ops %d (custom kernels %d)" % (
+        sys.argv[1], d["batch"], d["buildMs"], d["encodeMs"], d["evalMs"], d["pipelinedStepMs"],
+        d["ops"]["total"], d["ops"].get("CustomKernel", 0)))' "$v"
   done
 fi
