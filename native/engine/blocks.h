@@ -47,7 +47,8 @@ class Attention {
   WeightStats parts_;  // counted before fusing
 };
 
-// {x + r, rms_norm(x + r) · w}: a residual add and the norm after it (one kernel on CUDA).
+// {x + r, rms_norm(x + r) · w}: a residual add and the norm after it (one kernel on CUDA when
+// MLX_NATIVE_FUSED asks for it; cuda/fused.h).
 std::pair<mx::array, mx::array> add_rms_norm(const mx::array& x, const mx::array& r,
                                              const mx::array& w, float eps);
 

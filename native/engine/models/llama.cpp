@@ -113,7 +113,7 @@ class LlamaDecoder : public Decoder {
     const Rope none;
     const int n = int(blocks_.size());
     // h: the residual stream x normed for the next sublayer; each residual add and the norm
-    // after it go together (one kernel on CUDA).
+    // after it go together (one kernel where cuda/fused.h says so).
     auto h = mx::fast::rms_norm(x, blocks_[0].attn_norm, eps);
     for (int i = 0; i < n; ++i) {
       const Block& b = blocks_[i];
