@@ -194,8 +194,9 @@ std::vector<mx::array> split_heads_rope(const mx::array& qkv, int heads, int kv_
   }
   const int B = qkv.shape(0), L = qkv.shape(1);
   const bool rotate = rope.dims > 0, freqs = rotate && rope.freqs.has_value();
-  // Unused inputs are bound to arrays the kernel never reads.
-  const mx::array freq_in = freqs ? *rope.freqs : mx::array(0.0f);
+  // Unused inputs are bound to arrays the kernel never reads (not new ones: an array made from host
+  // data costs MLX several µs of host time per call).
+  const mx::array freq_in = freqs ? *rope.freqs : offsets;
   const mx::array qn = q_norm ? *q_norm : qkv, kn = k_norm ? *k_norm : qkv;
   return split_heads_kernel()(
       {qkv, offsets, freq_in, qn, kn}, {{B, H, L, D}, {B, KV, L, D}, {B, KV, L, D}},
