@@ -26,7 +26,6 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
-#include <iostream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -34,6 +33,7 @@
 #include "engine/blocks.h"
 #include "engine/cuda/qmv_kernel.h"
 #include "engine/device.h"
+#include "support/kernel_checks.h"
 
 using namespace mlxn;
 
@@ -132,31 +132,8 @@ std::string swiglu_case(int rows, int I, mx::Dtype t, uint64_t seed) {
   return compare("swiglu", fused::swiglu_halves(gu), swiglu(halves[0], halves[1]));
 }
 
-struct Named {
-  std::string name;
-  std::function<std::string()> run;
-};
-
-int report(const std::vector<Named>& cases, const char* ok_prefix) {
-  int passed = 0, failed = 0;
-  for (const auto& c : cases) {
-    std::string why;
-    try {
-      why = c.run();
-    } catch (const std::exception& e) {
-      why = std::string("threw: ") + e.what();
-    }
-    if (why.empty())
-      ++passed, std::printf("ok %s%s\n", ok_prefix, c.name.c_str());
-    else
-      ++failed, std::printf("FAIL %s: %s\n", c.name.c_str(), why.c_str());
-  }
-  std::printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
-}
-
 int check(const std::string& only) {
-  std::vector<Named> cases;
+  std::vector<tools::Check> cases;
   uint64_t seed = 1;
   const std::vector<std::array<int, 3>> shapes{{32, 8, 128}, {14, 2, 64}, {6, 2, 96}, {4, 4, 256}};
   for (mx::Dtype t : {mx::bfloat16, mx::float16, mx::float32}) {
@@ -173,32 +150,30 @@ int check(const std::string& only) {
                           name_of(t), H, KV, D, rope, norm ? " qk-norm" : "", B, L,
                           ragged ? " per-row offsets" : "");
             const uint64_t s = seed++;
-            cases.push_back({name, [c, s] { return split_heads_case(c, s); }});
+            cases.push_back({name, [c, s](std::string&) { return split_heads_case(c, s); }});
           }
         }
       }
     }
-    for (int N : {896, 4096, 5120}) {
-      for (int rows : {1, 7, 64}) {
-        const uint64_t s = seed++;
-        cases.push_back({std::string("add_rms_norm ") + name_of(t) + " N" + std::to_string(N) +
-                             " rows " + std::to_string(rows),
-                         [=] { return add_norm_case(rows, N, t, s); }});
+    // add_rms_norm over widths N, swiglu_halves over intermediate sizes I, at 1, 7 and 64 rows.
+    auto widths = [&](const char* kernel, const char* axis, std::initializer_list<int> sizes,
+                      std::string (*run)(int, int, mx::Dtype, uint64_t)) {
+      for (int size : sizes) {
+        for (int rows : {1, 7, 64}) {
+          const uint64_t s = seed++;
+          cases.push_back({std::string(kernel) + " " + name_of(t) + " " + axis +
+                               std::to_string(size) + " rows " + std::to_string(rows),
+                           [=](std::string&) { return run(rows, size, t, s); }});
+        }
       }
-    }
-    for (int I : {4864, 14336, 100}) {
-      for (int rows : {1, 7, 64}) {
-        const uint64_t s = seed++;
-        cases.push_back({std::string("swiglu_halves ") + name_of(t) + " I" + std::to_string(I) +
-                             " rows " + std::to_string(rows),
-                         [=] { return swiglu_case(rows, I, t, s); }});
-      }
-    }
+    };
+    widths("add_rms_norm", "N", {896, 4096, 5120}, add_norm_case);
+    widths("swiglu_halves", "I", {4864, 14336, 100}, swiglu_case);
   }
   if (!only.empty()) {
-    std::erase_if(cases, [&](const Named& c) { return c.name.rfind(only, 0) != 0; });
+    std::erase_if(cases, [&](const tools::Check& c) { return c.name.rfind(only, 0) != 0; });
   }
-  return report(cases, "");
+  return tools::run_checks(cases);
 }
 
 int refuse() {
@@ -210,51 +185,54 @@ int refuse() {
   Rope partial = plain;
   partial.dims = 32;
   const auto one = mx::array({0}, mx::int32);
-  auto refused = [](std::function<void()> f) -> std::function<std::string()> {
-    return [f] {
-      try {
-        f();
-      } catch (const std::invalid_argument& e) {
-        return std::string(e.what()).rfind("[fused]", 0) == 0 ? ""
-                                                              : std::string("unclear: ") + e.what();
-      }
-      return std::string("accepted");
-    };
+  auto bad = [](const char* name, std::function<void()> call) {
+    return tools::refusal(name, std::move(call), "[fused]");
   };
-  std::vector<Named> bad{
-      {"a q/k/v width that is not (H + 2·KV)·D", refused([&] {
-         fused::split_heads_rope(bf({1, 1, 500}), 4, 2, 64, plain, one, {}, {}, 1e-6f);
-       })},
-      {"a rope that scales features first", refused([&] {
-         fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, scaled, one, {}, {}, 1e-6f);
-       })},
-      {"a partial rotation", refused([&] {
-         fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, partial, one, {}, {}, 1e-6f);
-       })},
-      {"float offsets", refused([&] {
-         fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, plain, mx::array({0.0f}), {}, {},
-                                 1e-6f);
-       })},
-      {"a q norm without a k norm", refused([&] {
-         fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, plain, one, bf({64}), {}, 1e-6f);
-       })},
-      {"add_rms_norm of two shapes", refused([&] {
-         fused::add_rms_norm(bf({1, 8}), bf({2, 8}), bf({8}), 1e-6f);
-       })},
-      {"add_rms_norm with a weight of another width", refused([&] {
-         fused::add_rms_norm(bf({1, 8}), bf({1, 8}), bf({4}), 1e-6f);
-       })},
-      {"add_rms_norm with eps 0", refused([&] {
-         fused::add_rms_norm(bf({1, 8}), bf({1, 8}), bf({8}), 0.0f);
-       })},
-      {"swiglu_halves of an odd width", refused([&] {
-         fused::swiglu_halves(bf({1, 7}));
-       })},
-      {"swiglu_halves of integers", refused([&] {
-         fused::swiglu_halves(mx::zeros({1, 8}, mx::int32));
-       })},
-  };
-  return report(bad, "refuses ");
+  return tools::run_checks(
+      {
+          bad("a q/k/v width that is not (H + 2·KV)·D",
+              [&] {
+                fused::split_heads_rope(bf({1, 1, 500}), 4, 2, 64, plain, one, {}, {}, 1e-6f);
+              }),
+          bad("a rope that scales features first",
+              [&] {
+                fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, scaled, one, {}, {}, 1e-6f);
+              }),
+          bad("a partial rotation",
+              [&] {
+                fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, partial, one, {}, {}, 1e-6f);
+              }),
+          bad("float offsets",
+              [&] {
+                fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, plain, mx::array({0.0f}), {}, {},
+                                        1e-6f);
+              }),
+          bad("a q norm without a k norm",
+              [&] {
+                fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, plain, one, bf({64}), {}, 1e-6f);
+              }),
+          bad("add_rms_norm of two shapes",
+              [&] {
+                fused::add_rms_norm(bf({1, 8}), bf({2, 8}), bf({8}), 1e-6f);
+              }),
+          bad("add_rms_norm with a weight of another width",
+              [&] {
+                fused::add_rms_norm(bf({1, 8}), bf({1, 8}), bf({4}), 1e-6f);
+              }),
+          bad("add_rms_norm with eps 0",
+              [&] {
+                fused::add_rms_norm(bf({1, 8}), bf({1, 8}), bf({8}), 0.0f);
+              }),
+          bad("swiglu_halves of an odd width",
+              [&] {
+                fused::swiglu_halves(bf({1, 7}));
+              }),
+          bad("swiglu_halves of integers",
+              [&] {
+                fused::swiglu_halves(mx::zeros({1, 8}, mx::int32));
+              }),
+      },
+      "refuses ");
 }
 
 // Host µs per call, graph building and encoding (mx::async_eval) apart, of `call` chained
@@ -372,26 +350,9 @@ int hostcost() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string mode = argc > 1 ? argv[1] : "";
-  try {
-    if (mode == "backend") {
-      std::cout << backend_name() << std::endl;
-      return 0;
-    }
-    if (mode == "refuse") return refuse();
-    if (mode != "check" && mode != "hostcost") {
-      std::cerr << "usage: fused_test backend | refuse | check [--only NAME] | hostcost\n";
-      return 2;
-    }
-    if (backend_name() != "cuda") {
-      std::cout << "not run: the kernels need MLX's CUDA backend; this is " << backend_name()
-                << std::endl;
-      return 0;
-    }
-    const std::string only = argc > 3 && std::string(argv[2]) == "--only" ? argv[3] : "";
-    return mode == "check" ? check(only) : hostcost();
-  } catch (const std::exception& e) {
-    std::cerr << "fused_test: " << e.what() << std::endl;
-    return 1;
-  }
+  const std::string only = argc > 3 && std::string(argv[2]) == "--only" ? argv[3] : "";
+  return tools::kernel_tool_main(argc, argv, "fused_test",
+                                 "fused_test backend | refuse | check [--only NAME] | hostcost",
+                                 "the kernels need MLX's CUDA backend", refuse,
+                                 {{"check", [&] { return check(only); }}, {"hostcost", hostcost}});
 }

@@ -25,7 +25,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -33,6 +32,7 @@
 #include "engine/cuda/qmv_kernel.h"
 #include "engine/device.h"
 #include "engine/layers.h"
+#include "support/kernel_checks.h"
 
 using namespace mlxn;
 
@@ -99,29 +99,23 @@ int check(int only_bits) {
     cases.push_back({8, 128, r, 4096 + 1024, 4098, mx::float16});
     cases.push_back({5, 32, r, 1056, 4097, mx::bfloat16});
   }
-  int passed = 0, failed = 0;
+  std::vector<tools::Check> checks;
   for (const auto& c : cases) {
     if (only_bits > 0 && c.bits != only_bits) continue;
     char name[160];
     std::snprintf(name, sizeof(name), "%d-bit g%d %s rows %d K %d N %d", c.bits, c.group,
                   dtype_name(c.dtype).c_str(), c.rows, c.k, c.n);
-    float ek = NAN, eq = NAN;
-    std::string why;
-    try {
-      why = run_case(c, ek, eq);
-    } catch (const std::exception& e) {
-      why = std::string("threw: ") + e.what();
-    }
-    if (why.empty()) {
-      ++passed;
-      std::printf("ok %s (kernel %.2e, quantized_matmul %.2e)\n", name, ek, eq);
-    } else {
-      ++failed;
-      std::printf("FAIL %s: %s\n", name, why.c_str());
-    }
+    checks.push_back({name, [c](std::string& note) {
+                        float ek = NAN, eq = NAN;
+                        std::string why = run_case(c, ek, eq);
+                        char text[80];
+                        std::snprintf(text, sizeof(text), "(kernel %.2e, quantized_matmul %.2e)",
+                                      ek, eq);
+                        note = text;
+                        return why;
+                      }});
   }
-  std::printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return tools::run_checks(checks);
 }
 
 // Median µs per call of `fn` over `copies` weight copies, `calls` calls an evaluation.
@@ -202,48 +196,32 @@ int bench(int bits, int group, mx::Dtype dtype, const std::vector<int>& row_coun
 int refuse() {
   auto q = mx::quantize(mx::zeros({64, 256}, mx::bfloat16), 64, 4, "affine");
   auto x = mx::zeros({2, 256}, mx::bfloat16);
-  struct Bad {
-    const char* name;
-    std::function<void()> call;
+  auto bad = [](const char* name, std::function<void()> call) {
+    return tools::refusal(name, std::move(call), "[qmv]");
   };
-  const std::vector<Bad> bad{
-      {"a 3-D x",
-       [&] {
-         qmv::matmul(mx::zeros({1, 2, 256}, mx::bfloat16), q[0], q[1], q[2], 4, 64);
-       }},
-      {"65 rows",
-       [&] {
-         qmv::matmul(mx::zeros({65, 256}, mx::bfloat16), q[0], q[1], q[2], 4, 64);
-       }},
-      {"bits that do not match the packing", [&] { qmv::matmul(x, q[0], q[1], q[2], 8, 64); }},
-      {"a group size it does not take", [&] { qmv::matmul(x, q[0], q[1], q[2], 4, 256); }},
-      {"scales of another dtype",
-       [&] { qmv::matmul(x, q[0], mx::astype(q[1], mx::float16), q[2], 4, 64); }},
-      {"scales of another shape",
-       [&] {
-         qmv::matmul(x, q[0], mx::zeros({32, 4}, mx::bfloat16), q[2], 4, 64);
-       }},
-      {"an input size not a multiple of 32", [&] {
-         qmv::matmul(mx::zeros({1, 48}, mx::bfloat16), mx::zeros({64, 6}, mx::uint32),
-                     mx::zeros({64, 1}, mx::bfloat16), mx::zeros({64, 1}, mx::bfloat16), 4, 48);
-       }}};
-  int passed = 0, failed = 0;
-  for (const auto& b : bad) {
-    std::string why = "accepted";
-    try {
-      b.call();
-    } catch (const std::invalid_argument& e) {
-      why = std::string(e.what()).rfind("[qmv]", 0) == 0 ? "" : std::string("unclear: ") + e.what();
-    } catch (const std::exception& e) {
-      why = std::string("wrong exception: ") + e.what();
-    }
-    if (why.empty())
-      ++passed, std::printf("ok refuses %s\n", b.name);
-    else
-      ++failed, std::printf("FAIL %s: %s\n", b.name, why.c_str());
-  }
-  std::printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return tools::run_checks(
+      {bad("a 3-D x",
+           [&] {
+             qmv::matmul(mx::zeros({1, 2, 256}, mx::bfloat16), q[0], q[1], q[2], 4, 64);
+           }),
+       bad("65 rows",
+           [&] {
+             qmv::matmul(mx::zeros({65, 256}, mx::bfloat16), q[0], q[1], q[2], 4, 64);
+           }),
+       bad("bits that do not match the packing", [&] { qmv::matmul(x, q[0], q[1], q[2], 8, 64); }),
+       bad("a group size it does not take", [&] { qmv::matmul(x, q[0], q[1], q[2], 4, 256); }),
+       bad("scales of another dtype",
+           [&] { qmv::matmul(x, q[0], mx::astype(q[1], mx::float16), q[2], 4, 64); }),
+       bad("scales of another shape",
+           [&] {
+             qmv::matmul(x, q[0], mx::zeros({32, 4}, mx::bfloat16), q[2], 4, 64);
+           }),
+       bad("an input size not a multiple of 32",
+           [&] {
+             qmv::matmul(mx::zeros({1, 48}, mx::bfloat16), mx::zeros({64, 6}, mx::uint32),
+                         mx::zeros({64, 1}, mx::bfloat16), mx::zeros({64, 1}, mx::bfloat16), 4, 48);
+           })},
+      "refuses ");
 }
 
 std::string arg(int argc, char** argv, const std::string& key, const std::string& fallback) {
@@ -256,33 +234,19 @@ std::string arg(int argc, char** argv, const std::string& key, const std::string
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string mode = argc > 1 ? argv[1] : "";
-  try {
-    if (mode == "backend") {
-      std::cout << backend_name() << std::endl;
-      return 0;
-    }
-    if (mode == "refuse") return refuse();
-    if (mode != "check" && mode != "bench") {
-      std::cerr << "usage: qmv_test backend | refuse | check [--bits B] | bench [--bits 4] "
-                   "[--group 64] [--dtype bfloat16] [--rows 1,4,8,16,64] [--baseline yes|no]\n";
-      return 2;
-    }
-    if (backend_name() != "cuda") {
-      std::cout << "not run: the kernel needs MLX's CUDA backend; this is " << backend_name()
-                << std::endl;
-      return 0;
-    }
-    if (mode == "check") return check(std::stoi(arg(argc, argv, "--bits", "0")));
-    std::vector<int> rows;
-    std::istringstream list(arg(argc, argv, "--rows", "1,4,8,16,64"));
-    for (std::string r; std::getline(list, r, ',');) rows.push_back(std::stoi(r));
-    return bench(std::stoi(arg(argc, argv, "--bits", "4")),
-                 std::stoi(arg(argc, argv, "--group", "64")),
-                 parse_dtype(arg(argc, argv, "--dtype", "bfloat16")), rows,
-                 arg(argc, argv, "--baseline", "yes") != "no");
-  } catch (const std::exception& e) {
-    std::cerr << "qmv_test: " << e.what() << std::endl;
-    return 1;
-  }
+  return tools::kernel_tool_main(
+      argc, argv, "qmv_test",
+      "qmv_test backend | refuse | check [--bits B] | bench [--bits 4] [--group 64] "
+      "[--dtype bfloat16] [--rows 1,4,8,16,64] [--baseline yes|no]",
+      "the kernel needs MLX's CUDA backend", refuse,
+      {{"check", [&] { return check(std::stoi(arg(argc, argv, "--bits", "0"))); }},
+       {"bench", [&] {
+          std::vector<int> rows;
+          std::istringstream list(arg(argc, argv, "--rows", "1,4,8,16,64"));
+          for (std::string r; std::getline(list, r, ',');) rows.push_back(std::stoi(r));
+          return bench(std::stoi(arg(argc, argv, "--bits", "4")),
+                       std::stoi(arg(argc, argv, "--group", "64")),
+                       parse_dtype(arg(argc, argv, "--dtype", "bfloat16")), rows,
+                       arg(argc, argv, "--baseline", "yes") != "no");
+        }}});
 }
