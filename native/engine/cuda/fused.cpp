@@ -1,5 +1,6 @@
 #include "fused.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdlib>
@@ -154,20 +155,18 @@ bool enabled(Kernel kernel) {
     if (!v || !*v) v = "split,swiglu";  // the measured default (fused.h)
     if (std::strcmp(v, "on") == 0) return all;
     if (std::strcmp(v, "off") == 0) return none;
+    // The names in Kernel's order.
+    constexpr std::array<const char*, 3> names{"split", "norm", "swiglu"};
     std::array<bool, 3> some = none;
     std::istringstream list(v);
     for (std::string name; std::getline(list, name, ',');) {
-      if (name == "split")
-        some[0] = true;
-      else if (name == "norm")
-        some[1] = true;
-      else if (name == "swiglu")
-        some[2] = true;
-      else {
+      auto it = std::find(names.begin(), names.end(), name);
+      if (it == names.end()) {
         std::cerr << "[mlx-native] MLX_NATIVE_FUSED=" << v
                   << " is not off|on or a list of split,norm,swiglu: using off\n";
         return none;
       }
+      some[it - names.begin()] = true;
     }
     return some;
   }();
