@@ -35,13 +35,6 @@ mx::array swiglu(const mx::array& g, const mx::array& u) {
   return fused({g, u})[0];
 }
 
-std::pair<mx::array, mx::array> add_rms_norm(const mx::array& x, const mx::array& r,
-                                             const mx::array& w, float eps) {
-  if (fused::enabled(fused::Kernel::add_norm)) return fused::add_rms_norm(x, r, w, eps);
-  auto h = mx::add(x, r);
-  return {h, mx::fast::rms_norm(h, w, eps)};
-}
-
 Attention Attention::take(WeightMap& w, const std::string& p, const AttentionShape& s,
                           AttentionOptions options, mx::Dtype dt) {
   Attention a;
@@ -87,19 +80,37 @@ Attention Attention::take(WeightMap& w, const std::string& p, const AttentionSha
 
 mx::array Attention::operator()(const mx::array& x, int layer, KVCache& cache,
                                 const CacheStep& step, const Rope& rope) const {
-  const int B = x.shape(0), L = x.shape(1);
+  return o_(attend(x, std::nullopt, layer, cache, step, rope));
+}
+
+mx::array Attention::residual(const mx::array& x, const mx::array& norm, float eps, int layer,
+                              KVCache& cache, const CacheStep& step, const Rope& rope) const {
+  const bool fuse = fused::enabled(fused::Kernel::norm);
+  std::optional<mx::array> qkv;
+  if (fuse && qkv_) qkv = qkv_->fused(x, {norm, eps, std::nullopt, false});
+  auto o = attend(qkv ? x : mx::fast::rms_norm(x, norm, eps), qkv, layer, cache, step, rope);
+  if (fuse) {
+    if (auto y = o_.fused(o, {std::nullopt, 0.0f, x, false})) return *y;
+  }
+  return mx::add(x, o_(o));
+}
+
+mx::array Attention::attend(const mx::array& h, const std::optional<mx::array>& qkv_out, int layer,
+                            KVCache& cache, const CacheStep& step, const Rope& rope) const {
+  const int B = h.shape(0), L = h.shape(1);
   const int H = shape_.heads, KV = shape_.kv_heads, D = shape_.head_dim;
+  auto project = [&] { return qkv_out ? *qkv_out : (*qkv_)(h); };
   mx::array q(0.0f), k(0.0f), v(0.0f);
   if (qkv_ && fused::enabled(fused::Kernel::split_heads) && fused::can_split_heads(rope, D)) {
-    auto qkv = fused::split_heads_rope((*qkv_)(x), H, KV, D, rope, step.offset_array, q_norm_,
+    auto qkv = fused::split_heads_rope(project(), H, KV, D, rope, step.offset_array, q_norm_,
                                        k_norm_, shape_.norm_eps);
     q = qkv[0], k = qkv[1], v = qkv[2];
   } else {
     if (qkv_) {
-      auto parts = mx::split((*qkv_)(x), mx::Shape{H * D, (H + KV) * D}, -1);
+      auto parts = mx::split(project(), mx::Shape{H * D, (H + KV) * D}, -1);
       q = parts[0], k = parts[1], v = parts[2];
     } else {
-      q = (*q_)(x), k = (*k_)(x), v = (*v_)(x);
+      q = (*q_)(h), k = (*k_)(h), v = (*v_)(h);
     }
     q = mx::transpose(mx::reshape(q, {B, L, H, D}), {0, 2, 1, 3});
     k = mx::transpose(mx::reshape(k, {B, L, KV, D}), {0, 2, 1, 3});
@@ -117,8 +128,8 @@ mx::array Attention::operator()(const mx::array& x, int layer, KVCache& cache,
   auto o = mx::fast::scaled_dot_product_attention(q, read.keys, read.values, scale, read.mode,
                                                   read.mask, sinks_);
   // [B, H, L, D] → [B, L, H·D]; with one token the transpose moves nothing.
-  if (L == 1) return o_(mx::reshape(o, {B, 1, H * D}));
-  return o_(mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, L, H * D}));
+  if (L == 1) return mx::reshape(o, {B, 1, H * D});
+  return mx::reshape(mx::transpose(o, {0, 2, 1, 3}), {B, L, H * D});
 }
 
 void Attention::for_each_linear(const std::function<void(Linear&)>& f) {
@@ -170,16 +181,34 @@ SwiGLU SwiGLU::take(WeightMap& w, const std::string& p, int hidden, int intermed
 }
 
 mx::array SwiGLU::operator()(const mx::array& x) const {
-  if (gate_up_ && fused::enabled(fused::Kernel::swiglu))
-    return down_(fused::swiglu_halves((*gate_up_)(x)));
+  return down_(activation(x));
+}
+
+mx::array SwiGLU::residual(const mx::array& x, const mx::array& norm, float eps) const {
+  const bool fuse = fused::enabled(fused::Kernel::norm);
+  std::optional<mx::array> a;
+  if (fuse && gate_up_ && fused::enabled(fused::Kernel::swiglu))
+    a = gate_up_->fused(x, {norm, eps, std::nullopt, true});
+  if (!a) a = activation(mx::fast::rms_norm(x, norm, eps));
+  if (fuse) {
+    if (auto y = down_.fused(*a, {std::nullopt, 0.0f, x, false})) return *y;
+  }
+  return mx::add(x, down_(*a));
+}
+
+mx::array SwiGLU::activation(const mx::array& h) const {
+  if (gate_up_ && fused::enabled(fused::Kernel::swiglu)) {
+    if (auto a = gate_up_->fused(h, {std::nullopt, 0.0f, std::nullopt, true})) return *a;
+    return fused::swiglu_halves((*gate_up_)(h));
+  }
   mx::array g(0.0f), u(0.0f);
   if (gate_up_) {
-    auto parts = mx::split((*gate_up_)(x), 2, -1);
+    auto parts = mx::split((*gate_up_)(h), 2, -1);
     g = parts[0], u = parts[1];
   } else {
-    g = (*gate_)(x), u = (*up_)(x);
+    g = (*gate_)(h), u = (*up_)(h);
   }
-  return down_(swiglu(g, u));
+  return swiglu(g, u);
 }
 
 void SwiGLU::for_each_linear(const std::function<void(Linear&)>& f) {

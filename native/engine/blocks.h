@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <utility>
 
 #include "kv_cache.h"
@@ -33,12 +34,22 @@ class Attention {
   // knows the layer's window and gives the mask that goes with it).
   mx::array operator()(const mx::array& x, int layer, KVCache& cache, const CacheStep& step,
                        const Rope& rope) const;
+  // The residual stream after a pre-norm attention sublayer: x + this(rms_norm(x, norm, eps)).
+  // At decode sizes on CUDA the norm and the add go into the projections' kernel (qmv::Fusion)
+  // where MLX_NATIVE_FUSED has `norm`.
+  mx::array residual(const mx::array& x, const mx::array& norm, float eps, int layer,
+                     KVCache& cache, const CacheStep& step, const Rope& rope) const;
 
   void for_each_linear(const std::function<void(Linear&)>& f);
   std::vector<mx::array> arrays() const;
   void count(WeightStats& stats) const;
 
  private:
+  // The heads' output before o_proj, [B, L, H·D], from the normed input h, or from the fused
+  // q/k/v projection's output when it is given (computed with the norm already).
+  mx::array attend(const mx::array& h, const std::optional<mx::array>& qkv, int layer,
+                   KVCache& cache, const CacheStep& step, const Rope& rope) const;
+
   AttentionShape shape_;
   std::optional<mx::array> q_norm_, k_norm_, sinks_;
   std::optional<Linear> qkv_;        // fused q/k/v when their formats agree
@@ -46,11 +57,6 @@ class Attention {
   Linear o_;
   WeightStats parts_;  // counted before fusing
 };
-
-// {x + r, rms_norm(x + r) · w}: a residual add and the norm after it (one kernel on CUDA when
-// MLX_NATIVE_FUSED asks for it; cuda/fused.h).
-std::pair<mx::array, mx::array> add_rms_norm(const mx::array& x, const mx::array& r,
-                                             const mx::array& w, float eps);
 
 // silu(g) · u, the gated activation of SwiGLU feed-forwards (dense and mixture-of-experts).
 mx::array swiglu(const mx::array& g, const mx::array& u);
@@ -62,11 +68,16 @@ class SwiGLU {
   static SwiGLU take(WeightMap& weights, const std::string& prefix, int hidden, int intermediate,
                      mx::Dtype dtype);
   mx::array operator()(const mx::array& x) const;
+  // x + this(rms_norm(x, norm, eps)), fused as Attention::residual is.
+  mx::array residual(const mx::array& x, const mx::array& norm, float eps) const;
   void for_each_linear(const std::function<void(Linear&)>& f);
   std::vector<mx::array> arrays() const;
   void count(WeightStats& stats) const;
 
  private:
+  // silu(gate(h)) · up(h), before down_proj.
+  mx::array activation(const mx::array& h) const;
+
   std::optional<Linear> gate_up_, gate_, up_;
   Linear down_;
   WeightStats parts_;

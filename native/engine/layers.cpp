@@ -172,23 +172,33 @@ mx::array Linear::apply(const mx::array& x, mx::StreamOrDevice s) const {
     return bias ? mx::addmm(*bias, x, mx::transpose(weight, s), 1.0f, 1.0f, s)
                 : mx::matmul(x, mx::transpose(weight, s), s);
   }
+  const int K = x.shape(-1), rows = int(x.size() / K);
+  // The decode kernel takes x as it comes (its rows are x's leading dimensions).
+  if (biases && x.dtype() == scales->dtype() && qmv::use_kernel(format(), rows)) {
+    auto y = qmv::matmul(x, weight, *scales, *biases, bits, group_size, {}, s);
+    return bias ? mx::add(y, *bias, s) : y;
+  }
   // One [rows, K] matrix, not a batch of [1, K] ones: MLX's CUDA kernels treat leading
   // dimensions as a batch of separate products (a decode batch of B rows read the weights B
   // times: 20x slower at 64 rows on an H200), and every backend's kernel picks its tiling from
   // the row count. A single row, or rows already in one matrix, go as they are.
-  const int K = x.shape(-1), rows = int(x.size() / K);
   const bool batched = x.ndim() > 2 && x.shape(-2) != rows;
-  auto x2 = batched ? mx::reshape(x, {rows, K}, s) : x;
-  mx::array y = biases && x.dtype() == scales->dtype() && qmv::use_kernel(format(), rows)
-                    ? qmv::matmul(mx::reshape(x2, {rows, K}, s), weight, *scales, *biases, bits,
-                                  group_size, s)
-                    : quantized_matmul_rows(x2, s);
+  mx::array y = quantized_matmul_rows(batched ? mx::reshape(x, {rows, K}, s) : x, s);
   if (y.ndim() != x.ndim()) {
     auto shape = x.shape();
     shape.back() = y.shape(-1);
     y = mx::reshape(y, shape, s);
   }
   return bias ? mx::add(y, *bias, s) : y;
+}
+
+std::optional<mx::array> Linear::fused(const mx::array& x, const qmv::Fusion& fusion) const {
+  if (!quantized() || !biases || bias || !shards_.empty() || x.dtype() != scales->dtype())
+    return std::nullopt;
+  const int K = x.shape(-1), rows = int(x.size() / K);
+  if (!qmv::use_kernel(format(), rows) || !qmv::can_fuse(fusion, K, rows, x.dtype()))
+    return std::nullopt;
+  return qmv::matmul(x, weight, *scales, *biases, bits, group_size, fusion);
 }
 
 mx::array Linear::quantized_matmul_rows(const mx::array& x, mx::StreamOrDevice s) const {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "config.h"
+#include "cuda/qmv_kernel.h"
 #include "cuda/qmv_policy.h"
 #include "device.h"
 
@@ -52,6 +53,10 @@ struct Linear {
   static std::optional<Linear> fuse(const std::vector<const Linear*>& parts);
 
   mx::array operator()(const mx::array& x) const;
+  // The decode kernel with `fusion`'s steps (qmv_kernel.h), where the kernel computes this layer
+  // for x's rows (qmv_policy.h) and takes the fusion; nullopt where it does not (the caller then
+  // composes the MLX operations).
+  std::optional<mx::array> fused(const mx::array& x, const qmv::Fusion& fusion) const;
   bool quantized() const { return bits > 0; }
   size_t nbytes() const;
   // The arrays this layer holds (to evaluate them).

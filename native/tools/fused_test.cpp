@@ -7,9 +7,9 @@
 //   fused_test check     random inputs in float32, float16 and bfloat16: split_heads_rope over
 //                        head shapes, ropes (plain, traditional, linear-scaled, with frequencies,
 //                        none), Qwen3's q/k norms, one offset or one per row, 1 to 5 tokens;
-//                        add_rms_norm and swiglu_halves over widths and rows. Prints "ok ..." /
-//                        "FAIL ..." lines, then "N passed, N failed". --only NAME: the cases
-//                        whose name starts with NAME (e.g. add_rms_norm).
+//                        swiglu_halves over widths and rows. Prints "ok ..." / "FAIL ..." lines,
+//                        then "N passed, N failed". --only NAME: the cases whose name starts
+//                        with NAME (e.g. swiglu_halves).
 //   fused_test hostcost  host µs per call (graph building, and encoding by mx::async_eval) of
 //                        MLX operations, of mx::fast::cuda_kernel calls (bare, with template
 //                        arguments, after a long header) and of the engine's kernels
@@ -117,15 +117,6 @@ std::string split_heads_case(const HeadCase& c, uint64_t seed) {
   return "";
 }
 
-std::string add_norm_case(int rows, int N, mx::Dtype t, uint64_t seed) {
-  auto x = random({rows, 1, N}, t, seed, 4.0f), r = random({rows, 1, N}, t, seed + 1);
-  auto w = random({N}, t, seed + 2, 0.3f);
-  auto [h, y] = fused::add_rms_norm(x, r, w, 1e-5f);
-  auto want_h = mx::add(x, r);
-  auto why = compare("sum", h, want_h);
-  return why.empty() ? compare("norm", y, mx::fast::rms_norm(want_h, w, 1e-5f)) : why;
-}
-
 std::string swiglu_case(int rows, int I, mx::Dtype t, uint64_t seed) {
   auto gu = random({rows, 1, 2 * I}, t, seed, 3.0f);
   auto halves = mx::split(gu, 2, -1);
@@ -155,7 +146,7 @@ int check(const std::string& only) {
         }
       }
     }
-    // add_rms_norm over widths N, swiglu_halves over intermediate sizes I, at 1, 7 and 64 rows.
+    // swiglu_halves over intermediate sizes I, at 1, 7 and 64 rows.
     auto widths = [&](const char* kernel, const char* axis, std::initializer_list<int> sizes,
                       std::string (*run)(int, int, mx::Dtype, uint64_t)) {
       for (int size : sizes) {
@@ -167,7 +158,6 @@ int check(const std::string& only) {
         }
       }
     };
-    widths("add_rms_norm", "N", {896, 4096, 5120}, add_norm_case);
     widths("swiglu_halves", "I", {4864, 14336, 100}, swiglu_case);
   }
   if (!only.empty()) {
@@ -210,18 +200,6 @@ int refuse() {
           bad("a q norm without a k norm",
               [&] {
                 fused::split_heads_rope(bf({1, 1, 512}), 4, 2, 64, plain, one, bf({64}), {}, 1e-6f);
-              }),
-          bad("add_rms_norm of two shapes",
-              [&] {
-                fused::add_rms_norm(bf({1, 8}), bf({2, 8}), bf({8}), 1e-6f);
-              }),
-          bad("add_rms_norm with a weight of another width",
-              [&] {
-                fused::add_rms_norm(bf({1, 8}), bf({1, 8}), bf({4}), 1e-6f);
-              }),
-          bad("add_rms_norm with eps 0",
-              [&] {
-                fused::add_rms_norm(bf({1, 8}), bf({1, 8}), bf({8}), 0.0f);
               }),
           bad("swiglu_halves of an odd width",
               [&] {
@@ -322,9 +300,6 @@ int hostcost() {
       },
       qkv);
   host_cost(
-      "fused add_rms_norm",
-      [&](const mx::array& a) { return fused::add_rms_norm(a, x, w, 1e-5f).second; }, x);
-  host_cost(
       "fused swiglu_halves (+ a concatenate to chain it)",
       [&](const mx::array& a) {
         return fused::swiglu_halves(mx::concatenate({a, a}, -1));
@@ -333,9 +308,11 @@ int hostcost() {
   auto q = mx::quantize(random({4096, 4096}, t, 5, 0.05f), 64, 4, "affine");
   host_cost(
       "qmv kernel 4096x4096 4-bit, 1 row",
+      [&](const mx::array& a) { return qmv::matmul(a, q[0], q[1], q[2], 4, 64); }, x);
+  host_cost(
+      "qmv kernel 4096x4096 4-bit, 1 row, norm before and residual after",
       [&](const mx::array& a) {
-        return mx::reshape(qmv::matmul(mx::reshape(a, {1, 4096}), q[0], q[1], q[2], 4, 64),
-                           {1, 1, 4096});
+        return qmv::matmul(a, q[0], q[1], q[2], 4, 64, {w, 1e-5f, x, false});
       },
       x);
   host_cost(

@@ -6,7 +6,9 @@
 //   qmv_test check     exactness on random weights: every format the kernel takes (2/3/4/5/6/8
 //                      bits × groups 32/64/128) in bfloat16, 4 and 8 bits in float16 too, 4
 //                      bits g64 in float32, each at 1 to 64 rows; prints "ok ..."/"FAIL ..."
-//                      lines, then "N passed, N failed" (--bits B: that width only)
+//                      lines, then "N passed, N failed" (--bits B: that width only); and the
+//                      fused variants (norm before, residual or swiglu after) against the
+//                      kernel with the MLX operations they replace around it
 //   qmv_test bench     µs and GB/s per call at 1, 4, 8, 16, 64 rows (--rows) for Llama-3.1-8B's
 //                      projection shapes, kernel vs quantized_matmul (4-bit g64 bfloat16 unless
 //                      --bits/--group/--dtype; --baseline no: the kernel only), weights cycled
@@ -29,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/blocks.h"
 #include "engine/cuda/qmv_kernel.h"
 #include "engine/device.h"
 #include "engine/layers.h"
@@ -80,6 +83,50 @@ std::string run_case(const Case& c, float& e_kernel, float& e_qmm) {
   return "";
 }
 
+// The kernel with `f`'s steps against the unfused kernel between the MLX operations they replace
+// (rms_norm; add; split and silu·up as the engine computes them). A residual add is bit for bit;
+// the norm's sum and the sigmoid's float32 arithmetic may differ in order or contraction and round
+// a value the other way, so with either the output is within two roundings of the dtype
+// (relative to its largest magnitude).
+std::string run_fused(const Case& c, const char* what) {
+  const std::string w_ = what;
+  auto key = mx::random::key(uint64_t(c.bits * 7919 + c.rows * 31 + c.n + w_.size()));
+  auto keys = mx::random::split(key, 4);
+  auto slice = [&](int i) { return mx::reshape(mx::slice(keys, {i, 0}, {i + 1, 2}), {2}); };
+  auto q = mx::quantize(
+      mx::astype(mx::random::normal({c.n, c.k}, mx::float32, 0.0f, 0.05f, slice(0)), c.dtype),
+      c.group, c.bits, "affine");
+  auto x =
+      mx::astype(mx::random::normal({c.rows, 1, c.k}, mx::float32, 0.0f, 2.0f, slice(1)), c.dtype);
+  auto nw = mx::astype(mx::random::uniform(0.5f, 1.5f, {c.k}, mx::float32, slice(2)), c.dtype);
+  const bool norm = w_.find("norm") != std::string::npos;
+  const bool swiglu = w_.find("swiglu") != std::string::npos;
+  const bool residual = w_.find("residual") != std::string::npos;
+  auto r = mx::astype(
+      mx::random::normal({c.rows, 1, swiglu ? c.n / 2 : c.n}, mx::float32, 0.0f, 1.0f, slice(3)),
+      c.dtype);
+  qmv::Fusion f;
+  if (norm) f.norm = nw, f.eps = 1e-5f;
+  if (residual) f.residual = r;
+  f.swiglu = swiglu;
+  auto got = qmv::matmul(x, q[0], q[1], q[2], c.bits, c.group, f);
+  auto want =
+      qmv::matmul(norm ? mx::fast::rms_norm(x, nw, 1e-5f) : x, q[0], q[1], q[2], c.bits, c.group);
+  if (swiglu) {
+    auto halves = mx::split(want, 2, -1);
+    want = mlxn::swiglu(halves[0], halves[1]);
+  }
+  if (residual) want = mx::add(want, r);
+  mx::eval({got, want});
+  if (got.shape() != want.shape() || got.dtype() != c.dtype) return "wrong shape or dtype";
+  const float scale = std::max(max_abs(want), 1e-20f);
+  const float d =
+      max_abs(mx::subtract(mx::astype(got, mx::float32), mx::astype(want, mx::float32)));
+  if (!std::isfinite(d) || d / scale > (norm || swiglu ? 2 * unit(c.dtype) : 0.0f))
+    return "off the unfused operations by " + std::to_string(d / scale);
+  return "";
+}
+
 // `only_bits` > 0: that width's cases only (checks of several widths can run side by side).
 int check(int only_bits) {
   std::vector<Case> cases;
@@ -100,6 +147,22 @@ int check(int only_bits) {
     cases.push_back({5, 32, r, 1056, 4097, mx::bfloat16});
   }
   std::vector<tools::Check> checks;
+  // The fusions at the row counts that keep to one tile and beyond, in each dtype.
+  for (const Case& f :
+       {Case{4, 64, 0, 1024, 300, mx::bfloat16}, Case{8, 32, 0, 1024, 300, mx::float16},
+        Case{4, 64, 0, 1024, 300, mx::float32}, Case{5, 128, 0, 4096, 4098, mx::bfloat16}}) {
+    for (const char* what : {"norm", "residual", "swiglu", "norm swiglu", "norm residual"}) {
+      for (int r : {1, 2, 3, 8, 13}) {
+        Case c = f;
+        c.rows = r;
+        if (only_bits > 0 && c.bits != only_bits) continue;
+        char name[160];
+        std::snprintf(name, sizeof(name), "fused %s %d-bit g%d %s rows %d K %d N %d", what, c.bits,
+                      c.group, dtype_name(c.dtype).c_str(), c.rows, c.k, c.n);
+        checks.push_back({name, [c, what](std::string&) { return run_fused(c, what); }});
+      }
+    }
+  }
   for (const auto& c : cases) {
     if (only_bits > 0 && c.bits != only_bits) continue;
     char name[160];
@@ -200,10 +263,8 @@ int refuse() {
     return tools::refusal(name, std::move(call), "[qmv]");
   };
   return tools::run_checks(
-      {bad("a 3-D x",
-           [&] {
-             qmv::matmul(mx::zeros({1, 2, 256}, mx::bfloat16), q[0], q[1], q[2], 4, 64);
-           }),
+      {bad("a scalar x",
+           [&] { qmv::matmul(mx::array(1.0f, mx::bfloat16), q[0], q[1], q[2], 4, 64); }),
        bad("65 rows",
            [&] {
              qmv::matmul(mx::zeros({65, 256}, mx::bfloat16), q[0], q[1], q[2], 4, 64);
@@ -220,6 +281,24 @@ int refuse() {
            [&] {
              qmv::matmul(mx::zeros({1, 48}, mx::bfloat16), mx::zeros({64, 6}, mx::uint32),
                          mx::zeros({64, 1}, mx::bfloat16), mx::zeros({64, 1}, mx::bfloat16), 4, 48);
+           }),
+       bad("a norm weight of another width",
+           [&] {
+             qmv::matmul(x, q[0], q[1], q[2], 4, 64, {mx::zeros({128}, mx::bfloat16), 1e-5f});
+           }),
+       bad("a norm with eps 0",
+           [&] {
+             qmv::matmul(x, q[0], q[1], q[2], 4, 64, {mx::zeros({256}, mx::bfloat16), 0.0f});
+           }),
+       bad("a residual of another shape",
+           [&] {
+             qmv::matmul(x, q[0], q[1], q[2], 4, 64,
+                         {std::nullopt, 0.0f, mx::zeros({2, 32}, mx::bfloat16), false});
+           }),
+       bad("a residual and a swiglu together",
+           [&] {
+             qmv::matmul(x, q[0], q[1], q[2], 4, 64,
+                         {std::nullopt, 0.0f, mx::zeros({2, 32}, mx::bfloat16), true});
            })},
       "refuses ");
 }

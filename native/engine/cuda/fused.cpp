@@ -63,50 +63,12 @@ constexpr const char* kSplitHeads = R"(
   store(out + i2, x2);
 )";
 
-// One block of NT threads per row, each holding its N / NT values in registers (every load issued
-// before any use): the sum rounded to T (as MLX's add stores it), its squares summed in float32
-// per thread, per warp and then over the warps in a fixed order (the same bits for a row wherever
-// it sits in a batch), then rms_norm's normed value rounded to T and times the weight.
-constexpr const char* kAddNorm = R"(
-  constexpr int PER = (N + NT - 1) / NT;
-  const int row = blockIdx.x, t = threadIdx.x;
-  const size_t base = size_t(row) * N;
-  float s[PER];
-#pragma unroll
-  for (int k = 0; k < PER; ++k) {
-    const int i = t + k * NT;
-    s[k] = i < N ? rounded<T>(to_float(x[base + i]) + to_float(r[base + i])) : 0.0f;
-  }
-  float sum = 0.0f;
-#pragma unroll
-  for (int k = 0; k < PER; ++k) sum += s[k] * s[k];
-  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-  __shared__ float part[NT / 32];
-  if ((t & 31) == 0) part[t >> 5] = sum;
-  __syncthreads();
-  sum = 0.0f;
-  for (int k = 0; k < NT / 32; ++k) sum += part[k];
-  const float norm = rsqrtf(sum / N + __int_as_float(EPS));
-#pragma unroll
-  for (int k = 0; k < PER; ++k) {
-    const int i = t + k * NT;
-    if (i < N) {
-      store(h + base + i, s[k]);
-      store(y + base + i, to_float(w[i]) * rounded<T>(s[k] * norm));
-    }
-  }
-)";
-
-// One thread per output: MLX's sigmoid (1 / (1 + e^|g|), mirrored for g ≥ 0), then g·sigmoid and
-// ·up, each rounded to T as the separate operations round.
+// One thread per output (swiglu_of: jit.h).
 constexpr const char* kSwiglu = R"(
   const int j = blockIdx.x * blockDim.x + threadIdx.x, row = blockIdx.y;
   if (j >= I) return;
   const T* in = gate_up + size_t(row) * (2 * I);
-  const float g = to_float(in[j]), u = to_float(in[I + j]);
-  const float e = rounded<T>(1.0f / (1.0f + expf(fabsf(g))));
-  const float sg = g < 0.0f ? e : rounded<T>(1.0f - e);
-  store(out + size_t(row) * I + j, rounded<T>(g * sg) * u);
+  store(out + size_t(row) * I + j, swiglu_of<T>(to_float(in[j]), to_float(in[I + j])));
 )";
 
 using KernelFn = mx::fast::CustomKernelFunction;
@@ -120,11 +82,6 @@ const KernelFn& make(const char* name, std::vector<std::string> in, std::vector<
 const KernelFn& split_heads_kernel() {
   static const KernelFn& k = make("mlxn_split_heads", {"qkv", "offsets", "freqs", "qn", "kn"},
                                   {"q", "k", "v"}, kSplitHeads);
-  return k;
-}
-
-const KernelFn& add_norm_kernel() {
-  static const KernelFn& k = make("mlxn_add_rms_norm", {"x", "r", "w"}, {"h", "y"}, kAddNorm);
   return k;
 }
 
@@ -152,7 +109,7 @@ bool enabled(Kernel kernel) {
     std::array<bool, 3> all{true, true, true}, none{false, false, false};
     if (backend_name() != "cuda") return none;
     const char* v = std::getenv("MLX_NATIVE_FUSED");
-    if (!v || !*v) v = "split,swiglu";  // the measured default (fused.h)
+    if (!v || !*v) v = "on";  // the measured default (fused.h)
     if (std::strcmp(v, "on") == 0) return all;
     if (std::strcmp(v, "off") == 0) return none;
     // The names in Kernel's order.
@@ -212,23 +169,6 @@ std::vector<mx::array> split_heads_rope(const mx::array& qkv, int heads, int kv_
        {"SCALE", rotate ? bits_of(rope.scale) : 0},
        {"LOG2_BASE", rotate && !freqs ? bits_of(std::log2(*rope.base)) : 0}},
       std::nullopt, false, {});
-}
-
-std::pair<mx::array, mx::array> add_rms_norm(const mx::array& x, const mx::array& r,
-                                             const mx::array& w, float eps) {
-  if (x.shape() != r.shape() || x.dtype() != r.dtype() || w.dtype() != x.dtype() ||
-      !float_type(x.dtype()) || x.ndim() < 1 || w.ndim() != 1 || w.shape(0) != x.shape(-1) ||
-      x.shape(-1) > 65536 || !(eps > 0.0f)) {
-    throw std::invalid_argument("[fused] add_rms_norm: unsupported shapes or dtypes");
-  }
-  // At most 16 values a thread up to 16384 wide.
-  const int N = x.shape(-1), rows = int(x.size() / N);
-  const int threads = N <= 4096 ? 256 : N <= 8192 ? 512 : 1024;
-  auto out = add_norm_kernel()({x, r, w}, {x.shape(), x.shape()}, {x.dtype(), x.dtype()},
-                               {rows * threads, 1, 1}, {threads, 1, 1},
-                               {{"T", x.dtype()}, {"N", N}, {"NT", threads}, {"EPS", bits_of(eps)}},
-                               std::nullopt, false, {});
-  return {out[0], out[1]};
 }
 
 mx::array swiglu_halves(const mx::array& gate_up) {

@@ -1,27 +1,26 @@
 // Fused kernels for a decoder layer's small steps on MLX's CUDA backend. At decode sizes a step's
-// time is MLX's host cost per operation, not the GPU (docs/benchmarks.md, "Where a batch-1 step
-// goes"), so each of these replaces several MLX operations with one kernel:
+// time is MLX's host cost per operation, not only the GPU (docs/benchmarks.md, "Where a batch-1
+// step goes"), so each of these replaces several MLX operations with one kernel:
 //
 //   split_heads_rope  the fused q/k/v projection's output → q, k, v in [B, heads, L, D], q and k
 //                     RMS-normed per head (Qwen3) and rotated: 1 kernel for up to 13 operations
-//   add_rms_norm      the residual add and the next RMSNorm: 1 kernel for 2
-//   swiglu_halves     silu(gate)·up from the fused gate/up projection's halves: 1 for 3
+//   swiglu_halves     silu(gate)·up from the fused gate/up projection's halves: 1 for 3 (where
+//                     the decode kernel does not take it into its epilogue)
 //
-// Each computes what the MLX operations it replaces compute, rounding where they round (tests:
-// native/tools/fused_test.cpp).
+// and the decode kernel (qmv_kernel.h) takes the RMSNorm before a projection and the residual add
+// after one. Each computes what the MLX operations it replaces compute, rounding where they round
+// (tests: native/tools/fused_test.cpp, native/tools/qmv_test.cpp).
 //
 // A custom kernel costs MLX more host time per call than its own operations do (measured on an
 // H200: about 4 µs against 2 to 3 µs; `fused_test hostcost`), so fusing pays only where a kernel
-// replaces several: split_heads_rope and swiglu_halves are used by default on CUDA, add_rms_norm
-// is not (with it a batch-1 decode step of Llama-3.1-8B's shape took 4.11 ms against 4.00 without
-// it; docs/benchmarks.md). MLX_NATIVE_FUSED=off|on (all three), or a list of split,norm,swiglu.
-// Off on every other backend: the kernels need MLX's CUDA backend.
+// replaces several. MLX_NATIVE_FUSED=off|on (the default on CUDA), or a list of split,norm,swiglu
+// (norm: the RMSNorm and residual add in the decode kernel). Off on every other backend: the
+// kernels need MLX's CUDA backend.
 #pragma once
 
 #include <mlx/mlx.h>
 
 #include <optional>
-#include <utility>
 #include <vector>
 
 namespace mlxn {
@@ -32,7 +31,7 @@ namespace mlxn::fused {
 
 namespace mx = mlx::core;
 
-enum class Kernel { split_heads, add_norm, swiglu };
+enum class Kernel { split_heads, norm, swiglu };
 // Whether this process uses `kernel` (the setting is read once).
 bool enabled(Kernel kernel);
 
@@ -47,10 +46,6 @@ std::vector<mx::array> split_heads_rope(const mx::array& qkv, int heads, int kv_
                                         const Rope& rope, const mx::array& offsets,
                                         const std::optional<mx::array>& q_norm,
                                         const std::optional<mx::array>& k_norm, float eps);
-
-// {x + r, rms_norm(x + r) · w}, over the last axis (x and r of one shape and dtype, w [N]).
-std::pair<mx::array, mx::array> add_rms_norm(const mx::array& x, const mx::array& r,
-                                             const mx::array& w, float eps);
 
 // gate_up [..., 2·I] (gate, then up) → silu(gate) · up [..., I].
 mx::array swiglu_halves(const mx::array& gate_up);

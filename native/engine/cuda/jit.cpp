@@ -13,6 +13,12 @@ __device__ __forceinline__ void store(__nv_bfloat16* p, float v) { *p = __float2
 __device__ __forceinline__ void store(__half* p, float v) { *p = __float2half_rn(v); }
 template <typename T>
 __device__ __forceinline__ float rounded(float v) { T t; store(&t, v); return to_float(t); }
+template <typename T>
+__device__ __forceinline__ float swiglu_of(float g, float u) {
+  const float e = rounded<T>(1.0f / (1.0f + expf(fabsf(g))));
+  const float sg = g < 0.0f ? e : rounded<T>(1.0f - e);
+  return rounded<T>(g * sg) * u;
+}
 )";
 
 std::string compact(const char* text) {

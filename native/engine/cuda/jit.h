@@ -7,7 +7,9 @@
 namespace mlxn::cuda_jit {
 
 // to_float(v) for float, __nv_bfloat16 and __half; store(p, v) rounds a float to *p's type
-// (to nearest even); rounded<T>(v): v rounded to T and back, for arithmetic done in T.
+// (to nearest even); rounded<T>(v): v rounded to T and back, for arithmetic done in T;
+// swiglu_of<T>(g, u): silu(g)·u of two T values as MLX's sigmoid, multiply and multiply round
+// (1 / (1 + e^|g|), mirrored for g ≥ 0; each step rounded to T).
 extern const char* const kConversions;
 
 // `text` without comment lines and indentation. MLX rebuilds and hashes a custom kernel's source

@@ -3,6 +3,10 @@
 // reaches a fraction of the GPU's memory bandwidth at these sizes; this kernel is written for
 // it (mx::fast::cuda_kernel, compiled by MLX at first use) and chosen per weight shape and row
 // count by timing both at load (qmv_policy.h).
+//
+// At decode sizes a step's time is also MLX's host cost per operation (docs/benchmarks.md), so the
+// kernel can take a decoder layer's neighbouring steps with it (Fusion): the RMSNorm before a
+// projection, the residual add after one, or the SwiGLU of the fused gate/up projection.
 #pragma once
 
 #include <mlx/mlx.h>
@@ -21,9 +25,28 @@ constexpr int kMaxRows = 64;
 // size that is a multiple of 32, and float16, bfloat16 or float32 activations.
 bool supports(int bits, int group_size, int in_dims, mx::Dtype dtype, bool has_biases);
 
-// y [M, N] = x [M, K] · dequantize(w, scales, biases)ᵀ, M ≤ kMaxRows, on a CUDA stream.
-// Rounds once, from float32 sums, to x's dtype.
+// What the kernel computes besides the matmul, each as the MLX operations it replaces compute it
+// (rounding where they round):
+struct Fusion {
+  // x ← rms_norm(x, norm, eps) before the matmul (norm: [K], x's dtype).
+  std::optional<mx::array> norm;
+  float eps = 0.0f;
+  // y ← y + residual (residual: y's shape and dtype).
+  std::optional<mx::array> residual;
+  // y [..., N] ← silu(y[..., :N/2]) · y[..., N/2:] (the fused gate/up projection's halves).
+  bool swiglu = false;
+};
+
+// Whether `matmul` takes `fusion` for `rows` rows of `in_dims` inputs in `dtype` (the norm needs
+// the rows a block holds in shared memory, an input size a multiple of 256; a residual and a swiglu
+// do not go together).
+bool can_fuse(const Fusion& fusion, int in_dims, int rows, mx::Dtype dtype);
+
+// y [..., N] = x [..., K] · dequantize(w, scales, biases)ᵀ, at most kMaxRows rows in x's leading
+// dimensions, on a CUDA stream; with `fusion`'s steps before and after. Rounds once, from float32
+// sums, to x's dtype. Throws std::invalid_argument ("[qmv] ...") for what it does not take.
 mx::array matmul(const mx::array& x, const mx::array& w, const mx::array& scales,
-                 const mx::array& biases, int bits, int group_size, mx::StreamOrDevice s = {});
+                 const mx::array& biases, int bits, int group_size, const Fusion& fusion = {},
+                 mx::StreamOrDevice s = {});
 
 }  // namespace mlxn::qmv

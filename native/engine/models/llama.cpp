@@ -111,20 +111,12 @@ class LlamaDecoder : public Decoder {
     const float eps = config_.rms_norm_eps;
     auto x = embed_(tokens);
     const Rope none;
-    const int n = int(blocks_.size());
-    // h: the residual stream x normed for the next sublayer; each residual add and the norm
-    // after it go together (one kernel where cuda/fused.h says so).
-    auto h = mx::fast::rms_norm(x, blocks_[0].attn_norm, eps);
-    for (int i = 0; i < n; ++i) {
+    // Pre-norm sublayers, each adding to the residual stream x.
+    for (size_t i = 0; i < blocks_.size(); ++i) {
       const Block& b = blocks_[i];
-      auto a = b.attn(h, i, cache, step, b.rope ? rope_ : none);
-      std::tie(x, h) = add_rms_norm(x, a, b.mlp_norm, eps);
-      auto m = b.moe ? (*b.moe)(h) : (*b.mlp)(h);
-      if (i + 1 < n) {
-        std::tie(x, h) = add_rms_norm(x, m, blocks_[i + 1].attn_norm, eps);
-      } else {
-        x = mx::add(x, m);
-      }
+      x = b.attn.residual(x, b.attn_norm, eps, int(i), cache, step, b.rope ? rope_ : none);
+      x = b.moe ? mx::add(x, (*b.moe)(mx::fast::rms_norm(x, b.mlp_norm, eps)))
+                : b.mlp->residual(x, b.mlp_norm, eps);
     }
     cache.commit(step);
     return x;
