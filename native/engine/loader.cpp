@@ -1,6 +1,7 @@
 // load_model: config.json → family → weights → a Model.
 #include "device.h"
 #include "errors.h"
+#include "kv_cache.h"
 #include "model.h"
 #include "models/registry.h"
 
@@ -44,6 +45,12 @@ std::unique_ptr<Model> load_model(const ModelSpec& spec, const Progress& progres
   model->info_.family = family;
   model->info_.model_type = model_type;
   model->info_.context_length = context;
+  // MLX compiles custom CUDA kernels (the engine's, cuda/) with NVRTC in every process, seconds
+  // each: one batch-1 decode step here compiles those a step uses, so no request waits for them.
+  if (backend_name() == "cuda") {
+    KVCache cache = model->make_cache(1);
+    mx::eval(model->forward(mx::array({0}, {1, 1}, mx::int32), cache));
+  }
   mx::clear_cache();
   return model;
 }

@@ -68,9 +68,10 @@ __device__ __forceinline__ float weight_at(const uint32_t* w, int i) {
 }
 )";
 
-// The kernel. Compile-time: T, BITS, GS, K (input size), N (weight rows), MR (rows a tile), NC
-// (weight columns a tile), U (chunks a lane loads per stage), PRE (RMSNorm of x first), EPI (0:
-// y; 1: y + res; 2: swiglu of the halves), EPS (the norm's epsilon as bits).
+// The kernel. Compile-time: T, BITS, GS, MR (rows a tile), NC (weight columns a tile), U (chunks
+// a lane loads per stage), PRE (RMSNorm of x first), EPI (0: y; 1: y + res; 2: swiglu of the
+// halves), EPS (the norm's epsilon as bits). The sizes come from the shapes (one compiled kernel
+// serves every layer shape: MLX compiles custom kernels with NVRTC in each process, seconds each).
 //
 // A warp takes the tiles warp, warp + warps, ... (a grid no larger than the GPU holds at once),
 // and a tile's chunks in stages of U per lane: the next stage's loads, of this tile or the
@@ -79,10 +80,11 @@ __device__ __forceinline__ float weight_at(const uint32_t* w, int i) {
 // and bias applied once: Σ x(s·q + b) = s·Σ xq + b·Σ x. The warp adds its lanes' float32 sums
 // in a fixed order (the same bits for a row whatever the batch) and rounds once, as MLX stores.
 const char* const kDeviceBody = R"(
-constexpr int CH = K / 32, PER_LANE = (CH + 31) / 32, STAGES = (PER_LANE + U - 1) / U;
-constexpr int ROW_WORDS = CH * BITS, GROUPS = K / GS;
-constexpr int OUT = EPI == 2 ? N / 2 : N, TC = EPI == 2 ? NC / 2 : NC;
-constexpr int TILES = (OUT + TC - 1) / TC;
+const int K = x_shape[x_ndim - 1], N = w_shape[0];
+const int CH = K / 32, PER_LANE = (CH + 31) / 32, STAGES = (PER_LANE + U - 1) / U;
+const int ROW_WORDS = CH * BITS, GROUPS = K / GS;
+constexpr int TC = EPI == 2 ? NC / 2 : NC;
+const int OUT = EPI == 2 ? N / 2 : N, TILES = (OUT + TC - 1) / TC;
 int M = 1;
 for (int d = 0; d + 1 < x_ndim; ++d) M *= x_shape[d];
 const int lane = threadIdx.x, row0 = blockIdx.x * MR;

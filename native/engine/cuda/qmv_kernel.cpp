@@ -74,7 +74,8 @@ int bits_of(float v) {
 }
 
 // One compiled kernel per variant (its constants are part of the source: MLX rebuilds template
-// arguments into the source on every call, about 0.12 µs each). Variants are few per model.
+// arguments into the source on every call, about 0.12 µs each). Variants are few per model: the
+// format, the rows a tile and the fusion.
 using KernelFn = mx::fast::CustomKernelFunction;
 const KernelFn& kernel_for(const std::string& constants, int shared_bytes) {
   static std::mutex mutex;
@@ -104,7 +105,11 @@ bool supports(int bits, int group_size, int in_dims, mx::Dtype dtype, bool has_b
 }
 
 bool can_fuse(const Fusion& f, int in_dims, int rows, mx::Dtype dtype) {
+  // Each fusion and tile height is a kernel MLX compiles in each process (seconds): fused up to
+  // the 2-row tile, where a step's host time matters most.
   if (f.residual && f.swiglu) return false;
+  if (!f.norm && !f.residual && !f.swiglu) return true;
+  if (rows > 2) return false;
   if (!f.norm) return true;
   const size_t shared = size_t(tiling(rows).rows) * in_dims * mx::size_of(dtype);
   return in_dims % 256 == 0 && shared <= kMaxSharedBytes && f.eps > 0.0f;
@@ -138,14 +143,12 @@ mx::array matmul(const mx::array& x, const mx::array& w, const mx::array& scales
   const int col_blocks = (grid_warps + t.warps - 1) / t.warps;
   const int shared = f.norm ? int(size_t(t.rows) * K * mx::size_of(x.dtype())) : 0;
   char constants[320];
+  const int epilogue = f.residual ? 1 : f.swiglu ? 2 : 0;
   std::snprintf(
       constants, sizeof(constants),
-      "using T = %s;\nconstexpr int BITS = %d, GS = %d, K = %d, N = %d, MR = %d, NC = %d, "
-      "U = %d, PRE = %d, EPI = %d, EPS = %d;\n",
-      cuda_type(x.dtype()), bits, group_size, K, N, t.rows, columns, t.ahead, f.norm ? 1 : 0,
-      f.residual ? 1
-      : f.swiglu ? 2
-                 : 0,
+      "using T = %s;\nconstexpr int BITS = %d, GS = %d, MR = %d, NC = %d, U = %d, PRE = %d, "
+      "EPI = %d, EPS = %d;\n",
+      cuda_type(x.dtype()), bits, group_size, t.rows, columns, t.ahead, f.norm ? 1 : 0, epilogue,
       f.norm ? bits_of(f.eps) : 0);
   // Unused inputs are bound to x (the kernel never reads them; a new array costs host time).
   return kernel_for(constants, shared)(

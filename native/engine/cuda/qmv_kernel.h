@@ -37,9 +37,9 @@ struct Fusion {
   bool swiglu = false;
 };
 
-// Whether `matmul` takes `fusion` for `rows` rows of `in_dims` inputs in `dtype` (the norm needs
-// the rows a block holds in shared memory, an input size a multiple of 256; a residual and a swiglu
-// do not go together).
+// Whether `matmul` takes `fusion` for `rows` rows of `in_dims` inputs in `dtype`: up to 2 rows
+// (each fusion and tile height is a kernel MLX compiles per process), the norm with an input size a
+// multiple of 256, not a residual and a swiglu together.
 bool can_fuse(const Fusion& fusion, int in_dims, int rows, mx::Dtype dtype);
 
 // y [..., N] = x [..., K] · dequantize(w, scales, biases)ᵀ, at most kMaxRows rows in x's leading
