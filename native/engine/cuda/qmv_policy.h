@@ -2,7 +2,8 @@
 // (default auto on CUDA; the kernel needs MLX's CUDA backend, so everywhere else it is off).
 // In auto mode each weight shape is timed once per process, at load, at 1, 2, 4, 8, 16, 32 and
 // 64 rows against the engine's quantized_matmul path; a row count then takes whichever was
-// faster at the next power of two.
+// faster at the next power of two (up to 2 rows the kernel may be 10% slower and still be taken:
+// there it also does the norm or residual add next to it, one MLX operation fewer).
 #pragma once
 
 #include <mlx/mlx.h>
