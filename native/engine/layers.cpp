@@ -172,9 +172,8 @@ mx::array Linear::apply(const mx::array& x, mx::StreamOrDevice s) const {
     return bias ? mx::addmm(*bias, x, mx::transpose(weight, s), 1.0f, 1.0f, s)
                 : mx::matmul(x, mx::transpose(weight, s), s);
   }
-  const int K = x.shape(-1), rows = int(x.size() / K);
   // The decode kernel takes x as it comes (its rows are x's leading dimensions).
-  if (biases && x.dtype() == scales->dtype() && qmv::use_kernel(format(), rows)) {
+  if (decode_kernel_runs(x)) {
     auto y = qmv::matmul(x, weight, *scales, *biases, bits, group_size, {}, s);
     return bias ? mx::add(y, *bias, s) : y;
   }
@@ -182,6 +181,7 @@ mx::array Linear::apply(const mx::array& x, mx::StreamOrDevice s) const {
   // dimensions as a batch of separate products (a decode batch of B rows read the weights B
   // times: 20x slower at 64 rows on an H200), and every backend's kernel picks its tiling from
   // the row count. A single row, or rows already in one matrix, go as they are.
+  const int K = x.shape(-1), rows = int(x.size() / K);
   const bool batched = x.ndim() > 2 && x.shape(-2) != rows;
   mx::array y = quantized_matmul_rows(batched ? mx::reshape(x, {rows, K}, s) : x, s);
   if (y.ndim() != x.ndim()) {
@@ -192,12 +192,16 @@ mx::array Linear::apply(const mx::array& x, mx::StreamOrDevice s) const {
   return bias ? mx::add(y, *bias, s) : y;
 }
 
+bool Linear::decode_kernel_runs(const mx::array& x) const {
+  return quantized() && biases && x.dtype() == scales->dtype() &&
+         qmv::use_kernel(format(), int(x.size() / x.shape(-1)));
+}
+
 std::optional<mx::array> Linear::fused(const mx::array& x, const qmv::Fusion& fusion) const {
-  if (!quantized() || !biases || bias || !shards_.empty() || x.dtype() != scales->dtype())
-    return std::nullopt;
-  const int K = x.shape(-1), rows = int(x.size() / K);
-  if (!qmv::use_kernel(format(), rows) || !qmv::can_fuse(fusion, K, rows, x.dtype()))
-    return std::nullopt;
+  // Not sharded (CPU streams) and no bias to add after the fused step.
+  if (bias || !shards_.empty() || !decode_kernel_runs(x)) return std::nullopt;
+  const int K = x.shape(-1);
+  if (!qmv::can_fuse(fusion, K, int(x.size() / K), x.dtype())) return std::nullopt;
   return qmv::matmul(x, weight, *scales, *biases, bits, group_size, fusion);
 }
 

@@ -72,6 +72,8 @@ struct Linear {
 
  private:
   mx::array apply(const mx::array& x, mx::StreamOrDevice s) const;
+  // Whether the decode kernel computes this layer for x's rows (qmv_policy.h).
+  bool decode_kernel_runs(const mx::array& x) const;
   // quantized_matmul on x as it comes, 2 to n-1 rows padded to quantized_matmul_min_rows().
   mx::array quantized_matmul_rows(const mx::array& x, mx::StreamOrDevice s) const;
   qmv::Format format() const;

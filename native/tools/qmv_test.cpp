@@ -89,8 +89,8 @@ std::string run_case(const Case& c, float& e_kernel, float& e_qmm) {
 // a value the other way, so with either the output is within two roundings of the dtype
 // (relative to its largest magnitude).
 std::string run_fused(const Case& c, const char* what) {
-  const std::string w_ = what;
-  auto key = mx::random::key(uint64_t(c.bits * 7919 + c.rows * 31 + c.n + w_.size()));
+  const std::string steps = what;
+  auto key = mx::random::key(uint64_t(c.bits * 7919 + c.rows * 31 + c.n + steps.size()));
   auto keys = mx::random::split(key, 4);
   auto slice = [&](int i) { return mx::reshape(mx::slice(keys, {i, 0}, {i + 1, 2}), {2}); };
   auto q = mx::quantize(
@@ -99,9 +99,9 @@ std::string run_fused(const Case& c, const char* what) {
   auto x =
       mx::astype(mx::random::normal({c.rows, 1, c.k}, mx::float32, 0.0f, 2.0f, slice(1)), c.dtype);
   auto nw = mx::astype(mx::random::uniform(0.5f, 1.5f, {c.k}, mx::float32, slice(2)), c.dtype);
-  const bool norm = w_.find("norm") != std::string::npos;
-  const bool swiglu = w_.find("swiglu") != std::string::npos;
-  const bool residual = w_.find("residual") != std::string::npos;
+  const bool norm = steps.find("norm") != std::string::npos;
+  const bool swiglu = steps.find("swiglu") != std::string::npos;
+  const bool residual = steps.find("residual") != std::string::npos;
   auto r = mx::astype(
       mx::random::normal({c.rows, 1, swiglu ? c.n / 2 : c.n}, mx::float32, 0.0f, 1.0f, slice(3)),
       c.dtype);

@@ -1,6 +1,7 @@
 #include "qmv_kernel.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -63,8 +64,10 @@ Tiling tiling(int M) {
   return t;
 }
 
-const char* cuda_type(mx::Dtype t) {
-  return t == mx::bfloat16 ? "__nv_bfloat16" : t == mx::float16 ? "__half" : "float";
+const char* cuda_type(mx::Dtype::Val t) {
+  return t == mx::Dtype::Val::bfloat16  ? "__nv_bfloat16"
+         : t == mx::Dtype::Val::float16 ? "__half"
+                                        : "float";
 }
 
 int bits_of(float v) {
@@ -73,21 +76,38 @@ int bits_of(float v) {
   return i;
 }
 
-// One compiled kernel per variant (its constants are part of the source: MLX rebuilds template
-// arguments into the source on every call, about 0.12 µs each). Variants are few per model: the
-// format, the rows a tile and the fusion.
+// What makes one compiled kernel: its compile-time constants (in the source, not template
+// arguments: MLX rebuilds those into the source on every call, about 0.12 µs each) and its shared
+// memory. Variants are few per model: the format, the rows a tile and the fusion.
+struct Variant {
+  mx::Dtype::Val dtype;
+  int bits, group_size, rows, columns, ahead, norm, epilogue, eps_bits, shared_bytes;
+  auto key() const {
+    return std::array<int, 10>{int(dtype), bits, group_size, rows,     columns,
+                               ahead,      norm, epilogue,   eps_bits, shared_bytes};
+  }
+};
+
 using KernelFn = mx::fast::CustomKernelFunction;
-const KernelFn& kernel_for(const std::string& constants, int shared_bytes) {
+// Looked up on every call (an integer key); the source is written once, when first asked for.
+const KernelFn& kernel_for(const Variant& v) {
   static std::mutex mutex;
-  static auto* kernels = new std::map<std::pair<std::string, int>, std::unique_ptr<KernelFn>>();
+  static auto* kernels = new std::map<std::array<int, 10>, std::unique_ptr<KernelFn>>();
   std::lock_guard<std::mutex> lock(mutex);
-  auto& k = (*kernels)[{constants, shared_bytes}];
+  auto& k = (*kernels)[v.key()];
   if (!k) {
     static const std::string header =
         cuda_jit::compact(cuda_jit::kConversions) + cuda_jit::compact(kDeviceHelpers);
+    char constants[320];
+    std::snprintf(
+        constants, sizeof(constants),
+        "using T = %s;\nconstexpr int BITS = %d, GS = %d, MR = %d, NC = %d, U = %d, PRE = %d, "
+        "EPI = %d, EPS = %d;\n",
+        cuda_type(v.dtype), v.bits, v.group_size, v.rows, v.columns, v.ahead, v.norm, v.epilogue,
+        v.eps_bits);
     k = std::make_unique<KernelFn>(mx::fast::cuda_kernel(
         "mlxn_qmv", {"x", "w", "scales", "biases", "nw", "res"}, {"y"},
-        constants + cuda_jit::compact(kDeviceBody), header, true, shared_bytes));
+        constants + cuda_jit::compact(kDeviceBody), header, true, v.shared_bytes));
   }
   return *k;
 }
@@ -142,19 +162,23 @@ mx::array matmul(const mx::array& x, const mx::array& w, const mx::array& scales
   const int grid_warps = std::min(tiles, t.grid);
   const int col_blocks = (grid_warps + t.warps - 1) / t.warps;
   const int shared = f.norm ? int(size_t(t.rows) * K * mx::size_of(x.dtype())) : 0;
-  char constants[320];
-  const int epilogue = f.residual ? 1 : f.swiglu ? 2 : 0;
-  std::snprintf(
-      constants, sizeof(constants),
-      "using T = %s;\nconstexpr int BITS = %d, GS = %d, MR = %d, NC = %d, U = %d, PRE = %d, "
-      "EPI = %d, EPS = %d;\n",
-      cuda_type(x.dtype()), bits, group_size, t.rows, columns, t.ahead, f.norm ? 1 : 0, epilogue,
-      f.norm ? bits_of(f.eps) : 0);
+  const Variant v{x.dtype().val(),
+                  bits,
+                  group_size,
+                  t.rows,
+                  columns,
+                  t.ahead,
+                  f.norm ? 1 : 0,
+                  f.residual ? 1
+                  : f.swiglu ? 2
+                             : 0,
+                  f.norm ? bits_of(f.eps) : 0,
+                  shared};
   // Unused inputs are bound to x (the kernel never reads them; a new array costs host time).
-  return kernel_for(constants, shared)(
-      {x, w, scales, biases, f.norm ? *f.norm : x, f.residual ? *f.residual : x}, {out_shape},
-      {x.dtype()}, {32 * ((M + t.rows - 1) / t.rows), t.warps * col_blocks, 1}, {32, t.warps, 1},
-      {}, std::nullopt, false, s)[0];
+  return kernel_for(v)({x, w, scales, biases, f.norm ? *f.norm : x, f.residual ? *f.residual : x},
+                       {out_shape}, {x.dtype()},
+                       {32 * ((M + t.rows - 1) / t.rows), t.warps * col_blocks, 1},
+                       {32, t.warps, 1}, {}, std::nullopt, false, s)[0];
 }
 
 }  // namespace mlxn::qmv
