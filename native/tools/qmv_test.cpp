@@ -8,7 +8,8 @@
 //                      bits g64 in float32, each at 1 to 64 rows; prints "ok ..."/"FAIL ..."
 //                      lines, then "N passed, N failed" (--bits B: that width only); and the
 //                      fused variants (norm before, residual or swiglu after) against the
-//                      kernel with the MLX operations they replace around it
+//                      kernel with the MLX operations they replace around it; and that a row
+//                      has the same bits at 1 to 8 rows a call
 //   qmv_test bench     µs and GB/s per call at 1, 4, 8, 16, 64 rows (--rows) for Llama-3.1-8B's
 //                      projection shapes, kernel vs quantized_matmul (4-bit g64 bfloat16 unless
 //                      --bits/--group/--dtype; --baseline no: the kernel only), weights cycled
@@ -127,6 +128,24 @@ std::string run_fused(const Case& c, const char* what) {
   return "";
 }
 
+// A row's output has the same bits whatever rows share the call (1 to 8: every tile height), so
+// a sequence decodes the same alone or batched.
+std::string run_rows_agree(const Case& c) {
+  auto key = mx::random::key(uint64_t(c.bits * 131 + c.group + c.k));
+  auto [wkey, xkey] = mx::random::split(key);
+  auto q = mx::quantize(
+      mx::astype(mx::random::normal({c.n, c.k}, mx::float32, 0.0f, 0.05f, wkey), c.dtype), c.group,
+      c.bits, "affine");
+  auto x = mx::astype(mx::random::normal({8, c.k}, mx::float32, 0.0f, 1.0f, xkey), c.dtype);
+  auto all = qmv::matmul(x, q[0], q[1], q[2], c.bits, c.group);
+  for (int r : {1, 2, 3, 4, 5, 7}) {
+    auto some = qmv::matmul(mx::slice(x, {0, 0}, {r, c.k}), q[0], q[1], q[2], c.bits, c.group);
+    if (!mx::array_equal(some, mx::slice(all, {0, 0}, {r, c.n})).item<bool>())
+      return "rows differ between " + std::to_string(r) + " and 8 rows a call";
+  }
+  return "";
+}
+
 // `only_bits` > 0: that width's cases only (checks of several widths can run side by side).
 int check(int only_bits) {
   std::vector<Case> cases;
@@ -162,6 +181,16 @@ int check(int only_bits) {
         checks.push_back({name, [c, what](std::string&) { return run_fused(c, what); }});
       }
     }
+  }
+  for (const Case& c :
+       {Case{4, 64, 8, 4096, 300, mx::bfloat16}, Case{8, 32, 8, 1024, 300, mx::float16},
+        Case{8, 128, 8, 2048, 300, mx::bfloat16}, Case{5, 64, 8, 1024, 300, mx::bfloat16},
+        Case{4, 64, 8, 1024, 300, mx::float32}}) {
+    if (only_bits > 0 && c.bits != only_bits) continue;
+    char name[160];
+    std::snprintf(name, sizeof(name), "same bits for a row at 1 to 8 rows: %d-bit g%d %s K %d",
+                  c.bits, c.group, dtype_name(c.dtype).c_str(), c.k);
+    checks.push_back({name, [c](std::string&) { return run_rows_agree(c); }});
   }
   for (const auto& c : cases) {
     if (only_bits > 0 && c.bits != only_bits) continue;
