@@ -80,6 +80,11 @@ describe('CUDA decode kernel (native/tools/qmv_test)', () => {
       for (const bits of [4, 5, 6, 8]) {
         for (const group of [32, 64, 128]) expect(all).toContain(`ok ${bits}-bit g${group} bfloat16 rows 64 `);
       }
+      // A row has the same bits at 1 to 8 rows a call (every tile height): a sequence decodes the
+      // same alone or batched.
+      for (const format of ['4-bit g64 bfloat16 K 4096', '8-bit g32 float16 K 1024', '5-bit g64 bfloat16 K 1024']) {
+        expect(all).toContain(`ok same bits for a row at 1 to 8 rows: ${format}`);
+      }
       // The fused variants: norm before, residual or swiglu after, in each dtype.
       for (const what of ['norm', 'residual', 'swiglu', 'norm swiglu', 'norm residual']) {
         for (const format of ['4-bit g64 bfloat16', '8-bit g32 float16', '4-bit g64 float32']) {

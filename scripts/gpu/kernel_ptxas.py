@@ -12,8 +12,7 @@ occupancy shows here before any device time is spent.
     python3 scripts/gpu/kernel_ptxas.py MR=1,NC=4,U=2 MR=1,PRE=1,EPI=2 --sass
 
 Each variant is KEY=VALUE pairs over the defaults T=bfloat16, BITS=4, GS=64, MR=1, NC=4, U=1,
-PRE=0, EPI=0, MMA=0 (qmv_device.cpp says what each means; MMA=1 is the tensor-core kernel of
-qmv_mma.cpp, which ignores NC). The wheels (nvcc, its headers, cccl; with
+PRE=0, EPI=0 (qmv_device.cpp says what each means). The wheels (nvcc, its headers, cccl; with
 --sass cuobjdump and nvdisasm) are downloaded once with pip into --cache.
 """
 import argparse
@@ -30,7 +29,7 @@ CUDA = os.path.join(ROOT, "native", "engine", "cuda")
 WHEELS = ["nvidia-cuda-nvcc", "nvidia-cuda-runtime", "nvidia-cuda-crt", "nvidia-nvvm",
           "nvidia-cuda-cccl"]
 SASS_WHEELS = ["nvidia-cuda-cuobjdump", "nvidia-cuda-nvdisasm"]
-DEFAULTS = dict(T="bfloat16", BITS=4, GS=64, MR=1, NC=4, U=1, PRE=0, EPI=0, MMA=0)
+DEFAULTS = dict(T="bfloat16", BITS=4, GS=64, MR=1, NC=4, U=1, PRE=0, EPI=0)
 TYPES = {"bfloat16": "__nv_bfloat16", "float16": "__half", "float32": "float"}
 
 # What MLX's default header gives a custom kernel that this kernel uses (the real one is
@@ -70,19 +69,16 @@ def raw_strings(path):
 def source(v):
     jit = raw_strings(os.path.join(CUDA, "jit.cpp"))
     dev = raw_strings(os.path.join(CUDA, "qmv_device.cpp"))
-    mma = raw_strings(os.path.join(CUDA, "qmv_mma.cpp"))
     t = TYPES[v["T"]]
     params = [f"const {t}* x", "const __grid_constant__ Shape x_shape",
               "const __grid_constant__ int x_ndim", "const uint32_t* w",
               "const __grid_constant__ Shape w_shape", f"const {t}* scales", f"const {t}* biases",
               f"const {t}* nw", f"const {t}* res", f"{t}* y"]
     consts = ", ".join(f"{k} = {v[k]}" for k in ["BITS", "GS", "MR", "NC", "U", "PRE", "EPI"])
-    bf = int(v["T"] == "bfloat16")
-    body = mma["kMmaBody"] if v["MMA"] else dev["kDeviceBody"]
-    return (STAND_IN + jit["kConversions"] + dev["kDeviceHelpers"] + mma["kMmaHelpers"] +
+    return (STAND_IN + jit["kConversions"] + dev["kDeviceHelpers"] +
             "namespace mlx::core::cu {\n"
             f"__global__ void mlxn_qmv({', '.join(params)}) {{\n"
-            f"using T = {t};\nconstexpr int BF = {bf}, {consts}, EPS = 0;\n" + body +
+            f"using T = {t};\nconstexpr int {consts}, EPS = 0;\n" + dev["kDeviceBody"] +
             "\n}\n}\n")
 
 

@@ -1,6 +1,6 @@
 // Fused kernels for a decoder layer's small steps on MLX's CUDA backend. At decode sizes a step's
-// time is MLX's host cost per operation, not only the GPU (docs/benchmarks.md, "Where a batch-1
-// step goes"), so each of these replaces several MLX operations with one kernel:
+// time is MLX's host cost per operation, not only the GPU (docs/cuda-kernels.md, "Where a
+// batch-1 step goes"), so each of these replaces several MLX operations with one kernel:
 //
 //   split_heads_rope  the fused q/k/v projection's output → q, k, v in [B, heads, L, D], q and k
 //                     RMS-normed per head (Qwen3) and rotated: 1 kernel for up to 13 operations

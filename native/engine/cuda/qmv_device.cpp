@@ -28,33 +28,6 @@ __device__ __forceinline__ void load8(const __half* p, float* f) {
     f[2 * k] = t.x, f[2 * k + 1] = t.y;
   }
 }
-// Rows row0 .. row0 + MR - 1 of x (the last row repeated past M) RMS-normed into xs as MLX's
-// rms_norm computes them: float32 squares summed per lane then over the warp, the normed value
-// rounded to T, times the weight. The block's warps take a row each; the block then syncs.
-template <typename T, int MR>
-__device__ void norm_rows(const T* x, const T* nw, T* xs, int row0, int M, int K, float eps) {
-  const int lane = threadIdx.x;
-  for (int r = threadIdx.y; r < MR; r += blockDim.y) {
-    const T* src = x + size_t(min(row0 + r, M - 1)) * K;
-    float sum = 0.0f;
-    for (int i = lane * 8; i < K; i += 256) {
-      float v[8];
-      load8(src + i, v);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) sum += v[e] * v[e];
-    }
-    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-    const float inv = rsqrtf(sum / K + eps);
-    for (int i = lane * 8; i < K; i += 256) {
-      float v[8], g[8];
-      load8(src + i, v);
-      load8(nw + i, g);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) store(xs + r * K + i + e, g[e] * rounded<T>(v[e] * inv));
-    }
-  }
-  __syncthreads();
-}
 // The `bits` words of one 32-weight chunk: 128-bit loads where the alignment allows.
 template <int BITS>
 __device__ __forceinline__ void load_chunk(const uint32_t* p, uint32_t* w) {
@@ -118,9 +91,30 @@ const int lane = threadIdx.x, row0 = blockIdx.x * MR;
 const int warp = blockIdx.y * blockDim.y + threadIdx.y, warps = gridDim.y * blockDim.y;
 const T* xr[MR];
 if constexpr (PRE) {
+  // This block's rows RMS-normed into shared memory as MLX's rms_norm computes them: float32
+  // squares summed per lane then over the warp, the normed value rounded to T, times the weight.
   extern __shared__ __align__(16) unsigned char smem[];
   T* xs = reinterpret_cast<T*>(smem);
-  norm_rows<T, MR>(x, nw, xs, row0, M, K, __int_as_float(EPS));
+  for (int r = threadIdx.y; r < MR; r += blockDim.y) {
+    const T* src = x + size_t(min(row0 + r, M - 1)) * K;
+    float sum = 0.0f;
+    for (int i = lane * 8; i < K; i += 256) {
+      float v[8];
+      load8(src + i, v);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) sum += v[e] * v[e];
+    }
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    const float inv = rsqrtf(sum / K + __int_as_float(EPS));
+    for (int i = lane * 8; i < K; i += 256) {
+      float v[8], g[8];
+      load8(src + i, v);
+      load8(nw + i, g);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) store(xs + r * K + i + e, g[e] * rounded<T>(v[e] * inv));
+    }
+  }
+  __syncthreads();
 #pragma unroll
   for (int r = 0; r < MR; ++r) xr[r] = xs + r * K;
 } else {

@@ -8,9 +8,5 @@ namespace mlxn::qmv {
 extern const char* const kDeviceHelpers;
 // The kernel body, after the variant's compile-time constants (qmv_device.cpp says which).
 extern const char* const kDeviceBody;
-// The tensor-core kernel's helpers (after kDeviceHelpers) and body (qmv_mma.cpp says which
-// formats it takes and how).
-extern const char* const kMmaHelpers;
-extern const char* const kMmaBody;
 
 }  // namespace mlxn::qmv

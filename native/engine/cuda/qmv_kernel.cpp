@@ -11,7 +11,6 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "jit.h"
 #include "qmv_device.h"
@@ -41,11 +40,10 @@ std::optional<Tiling> tiling_override() {
     const auto in = [](int x, std::initializer_list<int> ok) {
       return std::find(ok.begin(), ok.end(), x) != ok.end();
     };
-    if (n < 3 || !in(t.columns, {2, 4, 8}) || !in(t.ahead, {1, 2, 3, 4, 6, 8}) ||
+    if (n < 3 || !in(t.columns, {2, 4, 8}) || !in(t.ahead, {1, 2, 4}) ||
         !in(t.warps, {1, 2, 4, 8}) || (n == 4 && t.grid < 1)) {
-      std::cerr
-          << "[mlx-native] MLX_NATIVE_QMV_TILING=" << v
-          << " is not columns (2|4|8),ahead (1|2|3|4|6|8),warps (1|2|4|8)[,grid warps]: ignored\n";
+      std::cerr << "[mlx-native] MLX_NATIVE_QMV_TILING=" << v
+                << " is not columns (2|4|8),ahead (1|2|4),warps (1|2|4|8)[,grid warps]: ignored\n";
       return std::nullopt;
     }
     if (n == 3) t.grid = 0;
@@ -80,13 +78,13 @@ int bits_of(float v) {
 
 // What makes one compiled kernel: its compile-time constants (in the source, not template
 // arguments: MLX rebuilds those into the source on every call, about 0.12 µs each) and its shared
-// memory. Variants are few per model: the kernel, the format, the rows a tile and the fusion.
+// memory. Variants are few per model: the format, the rows a tile and the fusion.
 struct Variant {
   mx::Dtype::Val dtype;
-  int mma, bits, group_size, rows, columns, ahead, norm, epilogue, eps_bits, shared_bytes;
+  int bits, group_size, rows, columns, ahead, norm, epilogue, eps_bits, shared_bytes;
   auto key() const {
-    return std::array<int, 11>{int(dtype), mma,  bits,     group_size, rows,        columns,
-                               ahead,      norm, epilogue, eps_bits,   shared_bytes};
+    return std::array<int, 10>{int(dtype), bits, group_size, rows,     columns,
+                               ahead,      norm, epilogue,   eps_bits, shared_bytes};
   }
 };
 
@@ -94,41 +92,24 @@ using KernelFn = mx::fast::CustomKernelFunction;
 // Looked up on every call (an integer key); the source is written once, when first asked for.
 const KernelFn& kernel_for(const Variant& v) {
   static std::mutex mutex;
-  static auto* kernels = new std::map<std::array<int, 11>, std::unique_ptr<KernelFn>>();
+  static auto* kernels = new std::map<std::array<int, 10>, std::unique_ptr<KernelFn>>();
   std::lock_guard<std::mutex> lock(mutex);
   auto& k = (*kernels)[v.key()];
   if (!k) {
-    static const std::string header = cuda_jit::compact(cuda_jit::kConversions) +
-                                      cuda_jit::compact(kDeviceHelpers) +
-                                      cuda_jit::compact(kMmaHelpers);
+    static const std::string header =
+        cuda_jit::compact(cuda_jit::kConversions) + cuda_jit::compact(kDeviceHelpers);
     char constants[320];
     std::snprintf(
         constants, sizeof(constants),
-        "using T = %s;\nconstexpr int BF = %d, BITS = %d, GS = %d, MR = %d, NC = %d, U = %d, "
-        "PRE = %d, EPI = %d, EPS = %d;\n",
-        cuda_type(v.dtype), v.dtype == mx::Dtype::Val::bfloat16, v.bits, v.group_size, v.rows,
-        v.columns, v.ahead, v.norm, v.epilogue, v.eps_bits);
+        "using T = %s;\nconstexpr int BITS = %d, GS = %d, MR = %d, NC = %d, U = %d, PRE = %d, "
+        "EPI = %d, EPS = %d;\n",
+        cuda_type(v.dtype), v.bits, v.group_size, v.rows, v.columns, v.ahead, v.norm, v.epilogue,
+        v.eps_bits);
     k = std::make_unique<KernelFn>(mx::fast::cuda_kernel(
-        v.mma ? "mlxn_qmv_mma" : "mlxn_qmv", {"x", "w", "scales", "biases", "nw", "res"}, {"y"},
-        constants + cuda_jit::compact(v.mma ? kMmaBody : kDeviceBody), header, true,
-        v.shared_bytes));
+        "mlxn_qmv", {"x", "w", "scales", "biases", "nw", "res"}, {"y"},
+        constants + cuda_jit::compact(kDeviceBody), header, true, v.shared_bytes));
   }
   return *k;
-}
-
-// MLX_NATIVE_QMV_MMA=off keeps every format on the CUDA-core kernel (to measure one against the
-// other); the tensor-core kernel is the default where it applies.
-bool mma_enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("MLX_NATIVE_QMV_MMA");
-    return !(v && std::strcmp(v, "off") == 0);
-  }();
-  return on;
-}
-
-// The tensor-core kernel's k-block: 4 lanes × 4 words of a column.
-int mma_k_block(int bits) {
-  return 4 * 4 * 32 / bits;
 }
 
 bool float_type(mx::Dtype t) {
@@ -172,42 +153,31 @@ mx::array matmul(const mx::array& x, const mx::array& w, const mx::array& scales
       (f.residual && (f.residual->dtype() != x.dtype() || f.residual->shape() != out_shape))) {
     throw std::invalid_argument("[qmv] unsupported fusion for these shapes");
   }
+  // Up to 8 rows share one read of the weights; more go in tiles of 8 (grid x, so a weight
+  // block's tiles run together and the later ones read it from L2). Block: 32 × warps threads.
   const Tiling t = tiling(M);
-  const int eps = f.norm ? bits_of(f.eps) : 0, epilogue = f.residual ? 1 : f.swiglu ? 2 : 0;
-  const int out = out_shape.back(), row_tiles = (M + t.rows - 1) / t.rows;
-  const size_t normed = f.norm ? size_t(t.rows) * K * mx::size_of(x.dtype()) : 0;
-  // Unused inputs are bound to x (the kernel never reads them; a new array costs host time).
-  const std::vector<mx::array> inputs{
-      x, w, scales, biases, f.norm ? *f.norm : x, f.residual ? *f.residual : x};
-  // The tensor-core kernel (qmv_mma.cpp): a block of `warps` warps for 16 weight columns (8
-  // outputs of a swiglu); smem for the normed rows, Σx per row and 32-weight slot, and the warps'
-  // sums. It stays under the 48 KB a kernel gets without asking, so every variant of its source
-  // launches with what the first launch configured.
-  const bool half = x.dtype() == mx::float16 || x.dtype() == mx::bfloat16;
-  if (mma_enabled() && half && (bits == 4 || bits == 8) && K % mma_k_block(bits) == 0) {
-    const int warps = tiling_override() ? t.warps : 4, ahead = tiling_override() ? t.ahead : 4;
-    const int slot = 4 * 32 / bits, scale_words = group_size >= 2 * slot ? 1 : 2;
-    const size_t shared = normed + 4 * (size_t(t.rows) * (K / slot) + warps * t.rows * 16) +
-                          size_t(warps) * ahead * 32 * (32 + 16 * scale_words);
-    if (shared <= 48000) {
-      const int per_tile = f.swiglu ? 8 : 16, tiles = (out + per_tile - 1) / per_tile;
-      const Variant v{x.dtype().val(), 1,        bits, group_size, t.rows, 16, ahead,
-                      f.norm ? 1 : 0,  epilogue, eps,  int(shared)};
-      return kernel_for(v)(inputs, {out_shape}, {x.dtype()}, {32 * row_tiles, warps * tiles, 1},
-                           {32, warps, 1}, {}, std::nullopt, false, s)[0];
-    }
-  }
-  // The CUDA-core kernel: up to 8 rows share one read of the weights; more go in tiles of 8 (grid
-  // x, so a weight block's tiles run together and the later ones read it from L2). Block: 32 ×
-  // warps threads.
   const int columns = f.swiglu ? std::max(t.columns, 2) : t.columns;
-  const int per_tile = f.swiglu ? columns / 2 : columns;
+  const int out = out_shape.back(), per_tile = f.swiglu ? columns / 2 : columns;
   const int tiles = (out + per_tile - 1) / per_tile;
   const int grid_warps = std::min(tiles, t.grid);
   const int col_blocks = (grid_warps + t.warps - 1) / t.warps;
-  const Variant v{x.dtype().val(), 0,        bits, group_size, t.rows, columns, t.ahead,
-                  f.norm ? 1 : 0,  epilogue, eps,  int(normed)};
-  return kernel_for(v)(inputs, {out_shape}, {x.dtype()}, {32 * row_tiles, t.warps * col_blocks, 1},
+  const int shared = f.norm ? int(size_t(t.rows) * K * mx::size_of(x.dtype())) : 0;
+  const Variant v{x.dtype().val(),
+                  bits,
+                  group_size,
+                  t.rows,
+                  columns,
+                  t.ahead,
+                  f.norm ? 1 : 0,
+                  f.residual ? 1
+                  : f.swiglu ? 2
+                             : 0,
+                  f.norm ? bits_of(f.eps) : 0,
+                  shared};
+  // Unused inputs are bound to x (the kernel never reads them; a new array costs host time).
+  return kernel_for(v)({x, w, scales, biases, f.norm ? *f.norm : x, f.residual ? *f.residual : x},
+                       {out_shape}, {x.dtype()},
+                       {32 * ((M + t.rows - 1) / t.rows), t.warps * col_blocks, 1},
                        {32, t.warps, 1}, {}, std::nullopt, false, s)[0];
 }
 
