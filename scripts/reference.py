@@ -42,6 +42,10 @@ bench
     timestamps_s[i]: time.perf_counter() right after token i is yielded, relative
     to the start of generate_step (so timestamps_s[0] is the prefill time, which
     includes sampling the first token). EOS is ignored.
+
+Any request may set "device": "cpu" to run on the CPU on a machine with a GPU
+(MLX's default device otherwise): where MLX's GPU kernels are known to be wrong
+for a model, the CPU is the reference (test/parity.test.ts says which).
 """
 
 import json
@@ -197,6 +201,11 @@ def main():
     if mode not in MODES:
         _log(f"reference.py: unknown mode {mode!r} (one of {', '.join(MODES)})")
         sys.exit(2)
+    if req.get("device", "default") not in ("default", "cpu"):
+        _log(f"reference.py: unknown device {req['device']!r} (cpu, or leave it out)")
+        sys.exit(2)
+    if req.get("device") == "cpu":
+        mx.set_default_device(mx.cpu)
     # Anything the libraries print goes to stderr; stdout carries only the JSON.
     real_stdout, sys.stdout = sys.stdout, sys.stderr
     try:

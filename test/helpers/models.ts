@@ -202,8 +202,14 @@ export async function runReference<T = unknown>(request: Record<string, unknown>
   }
 }
 
-export function referenceGenerate(model: string, cases: ReferenceCase[], logits = true): Promise<{ cases: ReferenceCaseResult[] }> {
-  return runReference({ mode: 'generate', model, cases, logits });
+/** `device: 'cpu'` runs mlx-lm on the CPU on a machine with a GPU (scripts/reference.py). */
+export function referenceGenerate(
+  model: string,
+  cases: ReferenceCase[],
+  logits = true,
+  device?: 'cpu',
+): Promise<{ cases: ReferenceCaseResult[] }> {
+  return runReference({ mode: 'generate', model, cases, logits, ...(device ? { device } : {}) });
 }
 
 export function referenceTokenize(
