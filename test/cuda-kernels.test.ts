@@ -80,6 +80,9 @@ describe('CUDA decode kernel (native/tools/qmv_test)', () => {
       for (const bits of [4, 5, 6, 8]) {
         for (const group of [32, 64, 128]) expect(all).toContain(`ok ${bits}-bit g${group} bfloat16 rows 64 `);
       }
+      // Inputs of one group (K <= group size), where the engine relies on the kernel (device.h).
+      expect(all).toContain('ok 4-bit g64 float32 rows 64 K 64 N 128 ');
+      expect(all).toContain('ok 8-bit g64 bfloat16 rows 64 K 64 N 96 ');
       // A row has the same bits at 1 to 8 rows a call (every tile height): a sequence decodes the
       // same alone or batched.
       for (const format of ['4-bit g64 bfloat16 K 4096', '8-bit g32 float16 K 1024', '5-bit g64 bfloat16 K 1024']) {

@@ -105,6 +105,7 @@ const TINY_CHATS: ChatMessage[][] = [
     { role: 'user', content: 'What is your name?' },
   ],
 ];
+const TINY_SUITE = { texts: TINY_TEXTS, chats: TINY_CHATS };
 // float16 for the Qwen2 pair: their weights are float16 and mlx-lm computes in float16.
 // cpuReference: mlx-lm runs on the CPU even on a GPU machine. These models have quantized layers
 // whose one group spans the whole input (hidden size 64, groups of 64: tiny-llama-q4's layers,
@@ -173,10 +174,7 @@ beforeAll(async () => {
   runtime.dispose();
   // The reference (one Python process per model) runs while mlx-native works on the main thread.
   startReference('smol', ensureFixtureF32, SMOL);
-  for (const t of TINY) {
-    const suite = { texts: TINY_TEXTS, chats: TINY_CHATS };
-    startReference(t.model, () => tinyModel(t.model), suite, t.cpuReference ? 'cpu' : undefined);
-  }
+  for (const t of TINY) startReference(t.model, () => tinyModel(t.model), TINY_SUITE, t.cpuReference ? 'cpu' : undefined);
 });
 
 /** The ids mlx-native feeds for each prompt: plain texts as `generate(text)` does, chats as `chat()`. */
@@ -315,7 +313,7 @@ for (const t of TINY) {
   describe(`parity: ${t.model} (random weights, ${t.dtype}) vs mlx-lm`, () => {
     let model: Model;
     let native: GenerationResult[];
-    const suite = { texts: TINY_TEXTS, chats: TINY_CHATS };
+    const suite = TINY_SUITE;
 
     beforeAll(async () => {
       model = await loadModel(await tinyModel(t.model), { dtype: t.dtype });

@@ -71,6 +71,11 @@ int quantized_matmul_min_rows() {
   return rows;
 }
 
+bool quantized_matmul_wrong(const std::string& mode, int bits, int group_size, int in_dims) {
+  static const bool cuda = backend_name() == "cuda";
+  return cuda && mode == "affine" && (bits == 4 || bits == 8) && in_dims <= group_size;
+}
+
 namespace {
 
 std::mutex pool_mutex;

@@ -69,5 +69,11 @@ StreamLease extra_matmul_streams(int requested);
 // an H200 by scripts/gpu/qmm_bench.py). Elsewhere 0 (no padding).
 // MLX_NATIVE_QMM_MIN_ROWS overrides it.
 int quantized_matmul_min_rows();
+// Whether MLX's quantized_matmul is wrong on this backend for 2 or more rows of a weight of this
+// format: on CUDA, MLX 0.32.4's kernel for one group spanning the whole input (affine 4- or 8-bit,
+// in_dims <= group size; its sm90 case) gave relative errors of 1 to 9e37, or NaN, at 3 to 18
+// rows in every dtype on an H200 (scripts/gpu/qmm_check.py; one row, its vector kernel, is exact,
+// and quantized_matmul_min_rows pads 2 rows to 8). Such weights are at most 128 inputs wide.
+bool quantized_matmul_wrong(const std::string& mode, int bits, int group_size, int in_dims);
 
 }  // namespace mlxn

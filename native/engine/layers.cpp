@@ -205,23 +205,10 @@ std::optional<mx::array> Linear::fused(const mx::array& x, const qmv::Fusion& fu
   return qmv::matmul(x, weight, *scales, *biases, bits, group_size, fusion);
 }
 
-namespace {
-
-// MLX 0.32.4's CUDA quantized_matmul is wrong where one group spans the whole input (affine 4- or
-// 8-bit, K <= group size: the case its sm90 kernel takes), measured on an H200 at K 64, group 64:
-// relative errors of 1 to 1e37, or NaN, at 3, 8, 16 and 18 rows in every dtype (one row takes
-// its exact vector kernel; this engine pads 2 rows to 8). Such weights are tiny (K <= 128): from
-// 2 rows they are dequantized and multiplied as a dense matmul instead (docs/cuda-kernels.md).
-bool mlx_cuda_qmm_unreliable(const std::string& mode, int bits, int group_size, int in_dims) {
-  return mode == "affine" && (bits == 4 || bits == 8) && in_dims <= group_size &&
-         backend_name() == "cuda";
-}
-
-}  // namespace
-
 mx::array Linear::quantized_matmul_rows(const mx::array& x, mx::StreamOrDevice s) const {
   const int K = x.shape(-1), rows = int(x.size() / K);
-  if (rows > 1 && mlx_cuda_qmm_unreliable(mode, bits, group_size, K)) {
+  // Dequantized and multiplied densely where MLX's kernel is wrong (device.h; tiny weights).
+  if (rows > 1 && quantized_matmul_wrong(mode, bits, group_size, K)) {
     auto w =
         mx::dequantize(weight, *scales, biases, group_size, bits, mode, std::nullopt, x.dtype(), s);
     return mx::matmul(x, mx::transpose(w, s), s);

@@ -4,8 +4,8 @@
 // it (mx::fast::cuda_kernel, compiled by MLX at first use) and chosen per weight shape and row
 // count by timing both at load (qmv_policy.h).
 //
-// At decode sizes a step's time is also MLX's host cost per operation (docs/benchmarks.md), so the
-// kernel can take a decoder layer's neighbouring steps with it (Fusion): the RMSNorm before a
+// At decode sizes a step's time is also MLX's host cost per operation (docs/cuda-kernels.md), so
+// the kernel can take a decoder layer's neighbouring steps with it (Fusion): the RMSNorm before a
 // projection, the residual add after one, or the SwiGLU of the fused gate/up projection.
 #pragma once
 
