@@ -1,7 +1,7 @@
 // The Gemma 3 270M Q4_K_M GGUF as published (F32, Q8_0, Q5_0, Q4_K and Q6_K tensors, a
 // SentencePiece vocabulary): loaded from the file directly, its greedy tokens must equal mlx-lm's
-// on the MLX directory `mlx-native convert` makes from the same file (float32, so both compute
-// the same values), through the CLI as a user runs it, with weight memory near the file size.
+// on the MLX directory `mlx-native convert` makes from the same file (both in float32, which a GPU
+// does not default to, so both compute the same values), through the CLI as a user runs it, with weight memory near the file size.
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -47,7 +47,7 @@ describe('Gemma 3 270M Q4_K_M GGUF', () => {
     tokenized = await referenceTokenize(dir, TEXTS, CHATS);
     const prompts = [...tokenized.texts, ...tokenized.chat];
     reference = (await referenceGenerate(dir, prompts.map((p) => ({ prompt_tokens: p, max_tokens: TOKENS })), false)).cases.map((c) => c.tokens);
-    model = await loadModel(gguf, { onWarning: () => {} });
+    model = await loadModel(gguf, { dtype: 'float32', onWarning: () => {} });
   }, 900_000);
 
   afterAll(async () => {
@@ -70,11 +70,15 @@ describe('Gemma 3 270M Q4_K_M GGUF', () => {
   }, 600_000);
 
   it('`mlx-native generate` continues "The capital of France is" sensibly', async () => {
-    const run = await cli(['generate', '--model', gguf, '--prompt', PROMPT, '--max-tokens', '8', '--temperature', '0']);
+    const run = await cli(['generate', '--model', gguf, '--dtype', 'float32', '--prompt', PROMPT, '--max-tokens', '8', '--temperature', '0']);
     expect(run.code, run.stderr).toBe(0);
     const eight = reference[0].slice(0, 8);
     expect(run.stdout.trim()).toBe(model.tokenizer.decode(eight, { skipSpecialTokens: true }).trim());
     expect(run.stdout).toMatch(/France|Paris/);
+    // An unknown --dtype is refused before the model loads.
+    const bad = await cli(['generate', '--model', gguf, '--dtype', 'float64', '--prompt', PROMPT]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('[INVALID_ARGUMENT] --dtype must be one of float32, float16, bfloat16');
   }, 600_000);
 
   it('keeps the weights quantized: memory near the file size, not float16 (~3.5x)', async () => {

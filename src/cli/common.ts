@@ -1,6 +1,7 @@
 /** Helpers shared by the CLI commands: model loading with a progress bar, option parsing. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadModel, type LoadOptions, type Model } from '../engine/model.js';
+import { COMPUTE_DTYPES, loadModel, type LoadOptions, type Model } from '../engine/model.js';
+import type { ComputeDtype } from '../engine/types.js';
 import { MlxNativeError } from '../errors.js';
 
 /** A one-line progress bar on a TTY (stderr); silent otherwise. */
@@ -19,6 +20,18 @@ export function progressBar(label: string): (fraction: number) => void {
 
 export async function loadWithProgress(path: string, options: LoadOptions = {}): Promise<Model> {
   return loadModel(path, { onProgress: progressBar(`loading ${path}`), ...options });
+}
+
+/** The model flag common to generate and chat besides --model. */
+export const loadOptions = { dtype: { type: 'string' } } as const;
+
+/** `--dtype`, as `serve` takes it: undefined leaves the backend's default. */
+export function dtypeFrom(value: string | undefined): ComputeDtype | undefined {
+  if (value === undefined) return undefined;
+  if (!(COMPUTE_DTYPES as readonly string[]).includes(value)) {
+    throw new MlxNativeError('INVALID_ARGUMENT', `--dtype must be one of ${COMPUTE_DTYPES.join(', ')}`, { param: 'dtype' });
+  }
+  return value as ComputeDtype;
 }
 
 /** util.parseArgs with strict checking and a readable error. */

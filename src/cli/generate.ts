@@ -1,10 +1,12 @@
 /** `mlx-native generate --model M --prompt TEXT`: streams the completion to stdout. */
-import { loadWithProgress, parse, samplingFrom, samplingOptions, timingLine } from './common.js';
+import { dtypeFrom, loadOptions, loadWithProgress, parse, samplingFrom, samplingOptions, timingLine } from './common.js';
 
 const help = `Usage: mlx-native generate --model PATH --prompt TEXT [--chat] [--max-tokens N]
   [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--seed S]
+  [--dtype float32|float16|bfloat16]
 
-  --chat   wrap the prompt as a user message with the model's chat template`;
+  --chat    wrap the prompt as a user message with the model's chat template
+  --dtype   compute dtype (default: float32 on the CPU, float16 on GPUs)`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
@@ -13,13 +15,14 @@ export async function run(argv: string[]): Promise<number> {
     chat: { type: 'boolean' },
     help: { type: 'boolean' },
     ...samplingOptions,
+    ...loadOptions,
   });
   if (values.help) return console.log(help), 0;
   if (!values.model || values.prompt === undefined) {
     console.error(help);
     return 1;
   }
-  const model = await loadWithProgress(values.model);
+  const model = await loadWithProgress(values.model, { dtype: dtypeFrom(values.dtype) });
   try {
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
