@@ -1,7 +1,8 @@
 // The Gemma 3 270M Q4_K_M GGUF as published (F32, Q8_0, Q5_0, Q4_K and Q6_K tensors, a
 // SentencePiece vocabulary): loaded from the file directly, its greedy tokens must equal mlx-lm's
 // on the MLX directory `mlx-native convert` makes from the same file (both in float32, which a GPU
-// does not default to, so both compute the same values), through the CLI as a user runs it, with weight memory near the file size.
+// does not default to, so both compute the same values), through the CLI as a user runs it, with
+// weight memory near the file size.
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
