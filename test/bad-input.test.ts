@@ -6,7 +6,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, MlxNativeError, type Model } from '../src/index.js';
+import { loadModel, MlxNativeError, type ComputeDtype, type Model } from '../src/index.js';
 import { ensureFixture, tinyModel } from './helpers/models.js';
 
 const FRANCE = 'The capital of France is';
@@ -85,6 +85,11 @@ describe('bad models', () => {
     await expectCode(loadModel(join(tmp, 'no-such-dir')), 'MODEL_NOT_FOUND');
     await expectCode(loadModel(''), 'INVALID_ARGUMENT');
     await mainStillWorks();
+  });
+
+  it('fails with INVALID_ARGUMENT naming the choices for an unknown dtype, before reading the model', async () => {
+    const dtype = 'float64' as unknown as ComputeDtype;
+    await expectCode(loadModel(join(tmp, 'no-such-model.gguf'), { dtype }), 'INVALID_ARGUMENT', /dtype must be one of float32, float16, bfloat16/);
   });
 
   it('fails with INVALID_MODEL for a GGUF cut off in its metadata or in its tensor data', async () => {

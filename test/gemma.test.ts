@@ -79,7 +79,7 @@ describe('Gemma 3 270M Q4_K_M GGUF', () => {
     // An unknown --dtype is refused before the model loads.
     const bad = await cli(['generate', '--model', gguf, '--dtype', 'float64', '--prompt', PROMPT]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('[INVALID_ARGUMENT] --dtype must be one of float32, float16, bfloat16');
+    expect(bad.stderr).toContain('[INVALID_ARGUMENT] dtype must be one of float32, float16, bfloat16');
   }, 600_000);
 
   it('keeps the weights quantized: memory near the file size, not float16 (~3.5x)', async () => {

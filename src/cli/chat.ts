@@ -1,7 +1,7 @@
 /** `mlx-native chat --model M`: an interactive chat that keeps the conversation's history. */
 import { createInterface } from 'node:readline/promises';
 import type { ChatMessage } from '../engine/types.js';
-import { dtypeFrom, loadOptions, loadWithProgress, parse, samplingFrom, samplingOptions, timingLine } from './common.js';
+import { loadOptions, loadOptionsFrom, loadWithProgress, parse, samplingFrom, samplingOptions, timingLine } from './common.js';
 
 const help = `Usage: mlx-native chat --model PATH [--system TEXT] [--dtype TYPE] [--max-tokens N] [--temperature T] ...
 Type a message and press Enter. Commands: /reset (forget the history), /exit. Ctrl-C stops a reply.`;
@@ -19,7 +19,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error(help);
     return 1;
   }
-  const model = await loadWithProgress(values.model, { dtype: dtypeFrom(values.dtype) });
+  const model = await loadWithProgress(values.model, loadOptionsFrom(values));
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
   const initial: ChatMessage[] = values.system ? [{ role: 'system', content: values.system }] : [];
   let history = [...initial];

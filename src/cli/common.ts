@@ -1,6 +1,6 @@
 /** Helpers shared by the CLI commands: model loading with a progress bar, option parsing. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { COMPUTE_DTYPES, loadModel, type LoadOptions, type Model } from '../engine/model.js';
+import { loadModel, type LoadOptions, type Model } from '../engine/model.js';
 import type { ComputeDtype } from '../engine/types.js';
 import { MlxNativeError } from '../errors.js';
 
@@ -25,13 +25,9 @@ export async function loadWithProgress(path: string, options: LoadOptions = {}):
 /** The model flag common to generate and chat besides --model. */
 export const loadOptions = { dtype: { type: 'string' } } as const;
 
-/** `--dtype`, as `serve` takes it: undefined leaves the backend's default. */
-export function dtypeFrom(value: string | undefined): ComputeDtype | undefined {
-  if (value === undefined) return undefined;
-  if (!(COMPUTE_DTYPES as readonly string[]).includes(value)) {
-    throw new MlxNativeError('INVALID_ARGUMENT', `--dtype must be one of ${COMPUTE_DTYPES.join(', ')}`, { param: 'dtype' });
-  }
-  return value as ComputeDtype;
+/** LoadOptions from those flags (loadModel refuses an unknown dtype, naming the choices). */
+export function loadOptionsFrom(v: { dtype?: string }): LoadOptions {
+  return { dtype: v.dtype as ComputeDtype | undefined };
 }
 
 /** util.parseArgs with strict checking and a readable error. */

@@ -1,5 +1,5 @@
 /** `mlx-native generate --model M --prompt TEXT`: streams the completion to stdout. */
-import { dtypeFrom, loadOptions, loadWithProgress, parse, samplingFrom, samplingOptions, timingLine } from './common.js';
+import { loadOptions, loadOptionsFrom, loadWithProgress, parse, samplingFrom, samplingOptions, timingLine } from './common.js';
 
 const help = `Usage: mlx-native generate --model PATH --prompt TEXT [--chat] [--max-tokens N]
   [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--repetition-penalty R] [--seed S]
@@ -22,7 +22,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error(help);
     return 1;
   }
-  const model = await loadWithProgress(values.model, { dtype: dtypeFrom(values.dtype) });
+  const model = await loadWithProgress(values.model, loadOptionsFrom(values));
   try {
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());

@@ -315,6 +315,10 @@ export class Model {
  * const model = await loadModel('models/SmolLM2-135M-Instruct.Q4_1.gguf', { onProgress: (p) => console.log(p) });
  */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<Model> {
+  // Before the model's files are read: a typo in the dtype costs no load.
+  if (options.dtype !== undefined && !(COMPUTE_DTYPES as readonly string[]).includes(options.dtype)) {
+    throw new MlxNativeError('INVALID_ARGUMENT', `dtype must be one of ${COMPUTE_DTYPES.join(', ')}`, { param: 'dtype' });
+  }
   let resolved;
   try {
     resolved = await resolveModel(path);
